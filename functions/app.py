@@ -1,0 +1,20 @@
+"""Cashline's Lambda functions, defined with Chalice. Each blueprint is one concern."""
+
+from __future__ import annotations
+
+from chalice.app import Chalice, ConvertToMiddleware
+
+from cashline.observability import logger, metrics
+from chalicelib.access_routes import access_api
+from chalicelib.auth import auth
+from chalicelib.health_routes import health
+from chalicelib.scheduled import schedules
+
+app = Chalice(app_name="cashline")
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+
+app.register_blueprint(auth)
+app.register_blueprint(health)
+app.register_blueprint(access_api)
+app.register_blueprint(schedules)

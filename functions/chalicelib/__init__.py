@@ -1,0 +1,1 @@
+"""Thin Chalice routes and event handlers: parse, call one service, map the result."""

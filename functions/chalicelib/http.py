@@ -1,0 +1,260 @@
+"""How every route parses, authorizes, runs and answers. The one place errors become HTTP.
+
+A route is declared with `api_route(...)`: its request, query and response models, the role it
+needs and whether it honours `Idempotency-Key`. The declaration also feeds the OpenAPI document,
+so a route cannot exist without being documented.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar, cast
+
+from chalice.app import Blueprint, Request, Response
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from cashline.clock import system_clock
+from cashline.domain.access import Principal, Role
+from cashline.errors import (
+    CashlineError,
+    ConflictError,
+    DependencyUnavailableError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from cashline.observability import logger
+from cashline.schemas.common import ErrorDetail, ErrorOutput
+from cashline.schemas.openapi import RouteSpec
+from cashline.services.idempotency import fingerprint, run_once
+from chalicelib.auth import api_key_authorizer
+from chalicelib.runtime import api_ready
+
+# The one table from domain errors to HTTP statuses. Order matters: subclasses before bases.
+STATUS_BY_ERROR: list[tuple[type[CashlineError], int]] = [
+    (ValidationError, 400),
+    (UnauthorizedError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UnsupportedMediaTypeError, 415),
+    (UnprocessableError, 422),
+    (DependencyUnavailableError, 503),
+]
+
+ROUTES: list[RouteSpec] = []
+
+JSON_CONTENT_TYPES = ["application/json"]
+_REFUSED_CONTENT_TYPES = ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]
+
+BodyT = TypeVar("BodyT")
+QueryT = TypeVar("QueryT")
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[BodyT, QueryT]):
+    """Everything a route function may use: who calls, with what, and when."""
+
+    principal: Principal | None
+    body: BodyT
+    query: QueryT
+    path: dict[str, str]
+    now: datetime
+    request_id: str
+
+    @property
+    def tenant_id(self) -> str:
+        if self.principal is None:
+            raise UnauthorizedError("this route needs an API key")
+        return self.principal.tenant_id
+
+
+def status_of(error: CashlineError) -> int:
+    for error_class, status in STATUS_BY_ERROR:
+        if isinstance(error, error_class):
+            return status
+    return 400
+
+
+def json_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+
+
+def error_response(status: int, detail: ErrorDetail) -> Response:
+    return json_response(status, ErrorOutput(error=detail).model_dump_json())
+
+
+def _field_of(error: dict[str, Any], prefix: str | None) -> str | None:
+    parts = [str(part) for part in error.get("loc", ())]
+    if prefix and not parts:
+        return prefix
+    return ".".join(parts) or None
+
+
+def _parse(
+    model: type[BaseModel] | None, raw: bytes | dict[str, str] | None, *, from_query: bool
+) -> BaseModel | None:
+    if model is None:
+        return None
+    try:
+        if from_query:
+            return model.model_validate(raw or {})
+        if not raw:
+            raise ValidationError("a JSON request body is required", field="body")
+        # strict: a JSON string is not silently turned into a number or a boolean.
+        return model.model_validate_json(cast(bytes, raw), strict=True)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        if first.get("type") == "json_invalid":
+            raise ValidationError("the body is not valid JSON", field="body") from exc
+        field = _field_of(dict(first), None)
+        raise ValidationError(f"{field or 'request'}: {first.get('msg')}", field=field) from exc
+
+
+def _principal(request: Request) -> Principal | None:
+    context = (request.context or {}).get("authorizer") or {}
+    if "tenant_id" not in context:
+        return None
+    return Principal(tenant_id=context["tenant_id"], key_id=context["key_id"], role=Role(context["role"]))
+
+
+def _raw_body(request: Request) -> bytes:
+    raw = request.raw_body
+    return raw.encode() if isinstance(raw, str) else (raw or b"")
+
+
+def _query_dict(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def api_route(
+    blueprint: Blueprint,
+    path: str,
+    *,
+    method: str,
+    summary: str,
+    response: type[BaseModel] | None,
+    role: Role | None,
+    status: int = 200,
+    request: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    idempotent: bool = False,
+    redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    tag: str = "general",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route on `blueprint` with parsing, role checks, idempotency and error mapping."""
+    spec = RouteSpec(
+        method=method,
+        path=path,
+        summary=summary,
+        status=status,
+        response_model=response,
+        request_model=request,
+        query_model=query,
+        role=role.value if role else None,
+        idempotent=idempotent,
+        tag=tag,
+    )
+    ROUTES.append(spec)
+
+    def decorator(route_function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(route_function)
+        def view(**path_params: str) -> Response:
+            current = blueprint.current_request
+            request_id = str((current.context or {}).get("requestId", ""))
+            logger.set_correlation_id(request_id)
+            try:
+                api_ready()
+                return _serve(spec, route_function, current, path_params, request_id, redact)
+            except CashlineError as error:
+                return error_response(
+                    status_of(error),
+                    ErrorDetail(
+                        type=error.error_type, message=error.message, field=error.field, request_id=request_id
+                    ),
+                )
+            except Exception:
+                logger.exception("unhandled error", route=f"{method} {path}")
+                return error_response(
+                    500,
+                    ErrorDetail(type="internal_error", message="internal error", request_id=request_id),
+                )
+
+        blueprint.route(
+            path,
+            methods=[method],
+            authorizer=api_key_authorizer if role else None,
+            # Accepted here so that a wrong body type gets our 415 (in _serve), not Chalice's own shape.
+            content_types=[*JSON_CONTENT_TYPES, *_REFUSED_CONTENT_TYPES],
+        )(view)
+        return route_function
+
+    return decorator
+
+
+def _serve(
+    spec: RouteSpec,
+    route_function: Callable[..., Any],
+    request: Request,
+    path_params: dict[str, str],
+    request_id: str,
+    redact: Callable[[dict[str, Any]], dict[str, Any]] | None,
+) -> Response:
+    raw_body = _raw_body(request)
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if raw_body and content_type not in JSON_CONTENT_TYPES:
+        raise UnsupportedMediaTypeError(
+            "send the body as JSON with Content-Type: application/json", field="Content-Type"
+        )
+    principal = _principal(request)
+    if spec.role is not None:
+        if principal is None:
+            raise UnauthorizedError("this route needs an API key")
+        if not principal.role.can(Role(spec.role)):
+            raise ForbiddenError(f"a {principal.role.value} key may not do this; it needs {spec.role}")
+    call = Call(
+        principal=principal,
+        body=_parse(spec.request_model, raw_body, from_query=False),
+        query=_parse(spec.query_model, _query_dict(request), from_query=True),
+        path=path_params,
+        now=system_clock(),
+        request_id=request_id,
+    )
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        result = route_function(call)
+        # A route returns its output model, or (status, model) when the status depends on the result.
+        status, output = result if isinstance(result, tuple) else (spec.status, result)
+        body = output.model_dump(mode="json") if isinstance(output, BaseModel) else {}
+        return status, body
+
+    idempotency_key = request.headers.get("idempotency-key")
+    if spec.idempotent and idempotency_key is not None and principal is not None:
+        stored = run_once(
+            tenant_id=principal.tenant_id,
+            operation=f"{spec.method} {spec.path}",
+            idempotency_key=idempotency_key,
+            # Same key, same route, other path ids or other body: refused, not replayed.
+            request_fingerprint=fingerprint(
+                json.dumps(path_params, sort_keys=True).encode() + b"\n" + raw_body
+            ),
+            produce=produce,
+            redact=redact or (lambda body: body),
+            lambda_context=request.lambda_context,
+        )
+        headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+        return json_response(stored.status_code, json.dumps(stored.body), headers)
+    status, body = produce()
+    if status == 204:
+        return Response(body="", status_code=204)
+    return json_response(status, json.dumps(body))

@@ -1,0 +1,140 @@
+"""`make run`: the local cloud, the API on 127.0.0.1:PORT, the schedules and the queues, until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import LocalDevServer
+
+from localcloud.cloud import LocalCloud
+from localcloud.gateway import ApiGatewayRequestHandler, thread_safe
+from localcloud.handlers import (
+    deliver_queue_batch,
+    fire_schedule,
+    load_app,
+    queue_handlers,
+    schedules,
+    wire_app_to_environment,
+)
+from localcloud.paths import LOCAL_STATE
+from localcloud.seed import seed_demo
+from localcloud.template import local_name
+
+log = logging.getLogger("localcloud")
+
+
+def write_cloud_env(env: dict[str, str]) -> None:
+    """Lets `cashline ...` in another shell reach this local cloud."""
+    LOCAL_STATE.mkdir(exist_ok=True)
+    lines = [f"{name}={value}" for name, value in sorted(env.items())]
+    (LOCAL_STATE / "cloud.env").write_text("\n".join(lines) + "\n")
+
+
+class Clock(threading.Thread):
+    """Fires each schedule when its next instant passes, through the same path as `cashline tick`."""
+
+    def __init__(self, app: Chalice, stop: threading.Event):
+        super().__init__(daemon=True, name="schedules")
+        self._app = app
+        self._stop = stop
+        now = datetime.now(UTC)
+        self._last = {schedule.name: schedule.previous_fire(now) for schedule in schedules(app)}
+
+    def run(self) -> None:
+        while not self._stop.wait(1.0):
+            now = datetime.now(UTC)
+            for schedule in schedules(self._app):
+                fire_at = schedule.previous_fire(now)
+                if fire_at > self._last[schedule.name]:
+                    self._last[schedule.name] = fire_at
+                    try:
+                        result = fire_schedule(self._app, schedule.name, fire_at)
+                        log.info("schedule %s fired at %s: %s", schedule.name, fire_at.isoformat(), result)
+                    except Exception:
+                        log.exception("schedule %s failed", schedule.name)
+
+
+class QueuePump(threading.Thread):
+    """Long-polls each queue with a handler and deletes what the handler did not report as failed."""
+
+    def __init__(self, app: Chalice, cloud: LocalCloud, stop: threading.Event):
+        super().__init__(daemon=True, name="queues")
+        self._app = app
+        self._cloud = cloud
+        self._stop = stop
+
+    def run(self) -> None:
+        sqs = self._cloud.client("sqs")
+        urls = {local_name(logical): url for logical, url in self._cloud.queue_urls.items()}
+        handlers = queue_handlers(self._app)
+        while not self._stop.is_set():
+            if not handlers:
+                self._stop.wait(1.0)
+                continue
+            for queue_name in handlers:
+                url = urls.get(queue_name) or sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+                ).get("Messages", [])
+                if not messages:
+                    continue
+                try:
+                    failed = set(deliver_queue_batch(self._app, queue_name, messages))
+                except Exception:
+                    log.exception("queue handler for %s failed; the batch will be redelivered", queue_name)
+                    continue
+                for message in messages:
+                    if message["MessageId"] not in failed:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def run(port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    dynamodb_port = int(os.environ.get("CASHLINE_LOCAL_DYNAMODB_PORT", "8100"))
+    moto_port = int(os.environ.get("CASHLINE_LOCAL_AWS_PORT", "8101"))
+    with LocalCloud(dynamodb_port=dynamodb_port, moto_port=moto_port) as cloud:
+        env = cloud.apply_environment()
+        write_cloud_env(env)
+        app = load_app()
+        wire_app_to_environment()
+        demo = seed_demo(datetime.now(UTC))
+        server = LocalDevServer(
+            thread_safe(app),
+            Config.create(lambda_timeout=30),
+            "127.0.0.1",
+            port,
+            handler_cls=ApiGatewayRequestHandler,
+        )
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=server.serve_forever, daemon=True, name="api"),
+            Clock(app, stop),
+            QueuePump(app, cloud, stop),
+        ]
+        for thread in threads:
+            thread.start()
+        print(
+            f"\nCashline is running on http://127.0.0.1:{port}\n"
+            f"  demo tenant:  {demo.tenant_id}\n"
+            f"  demo API key: {demo.keys[next(iter(demo.keys))]}\n"
+            f"  (also in .local/demo_api_key; other roles via `cashline key create`)\n"
+            f'  try: curl -H "Authorization: Bearer $(cat .local/demo_api_key)" '
+            f"http://127.0.0.1:{port}/v1/tenant\n"
+            f"  schedules: {', '.join(s.name for s in schedules(app))}; Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopping...", flush=True)
+        finally:
+            stop.set()
+            server.shutdown()

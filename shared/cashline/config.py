@@ -1,0 +1,66 @@
+"""Settings, validated once at cold start. One model per function, built from mixins.
+
+Every value comes from the environment the template (or the local runner) sets; nothing falls
+back silently. `*_endpoint` fields exist only for the local cloud and stay unset in AWS.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, HttpUrl
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASHLINE_", extra="ignore", frozen=True)
+
+
+class AwsSettings(_Base):
+    region: str = Field(validation_alias="AWS_REGION")
+
+
+class StageSettings(AwsSettings):
+    stage: Literal["local", "test", "dev", "prod"]
+
+
+class TableSettings(AwsSettings):
+    table_name: str = Field(min_length=3)
+    idempotency_table_name: str = Field(min_length=3)
+    # DynamoDB Local in the local cloud; unset in AWS.
+    dynamodb_endpoint: HttpUrl | None = None
+
+
+class StorageSettings(AwsSettings):
+    documents_bucket: str = Field(min_length=3)
+    # moto's server in the local cloud; unset in AWS.
+    aws_endpoint: HttpUrl | None = None
+
+
+class ApiSettings(StageSettings, TableSettings, StorageSettings):
+    """What the API function needs."""
+
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+
+
+class SchedulerSettings(StageSettings, TableSettings):
+    """What the scheduled functions need."""
+
+    sweep_lookback_days: int = Field(default=7, ge=1, le=60)
+
+
+@lru_cache(maxsize=1)
+def api_settings() -> ApiSettings:
+    return ApiSettings()  # values come from the environment; missing ones fail here, at cold start
+
+
+@lru_cache(maxsize=1)
+def scheduler_settings() -> SchedulerSettings:
+    return SchedulerSettings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the local runner change the environment; forget the cached settings."""
+    api_settings.cache_clear()
+    scheduler_settings.cache_clear()

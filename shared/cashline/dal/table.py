@@ -1,0 +1,112 @@
+"""The one Cashline table: its key attributes, its indexes, and how it is bound at cold start.
+
+Single-table design: every entity is a subclass of `CashlineItem` told apart by `kind`.
+template.yaml declares the same keys and indexes; tests/integration/test_template_models.py
+fails when the two disagree, and local tables are created from the template itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from cashline.config import TableSettings
+
+UNBOUND_TABLE = "cashline-unbound"
+
+
+class Gsi1Index(GlobalSecondaryIndex["CashlineItem"]):
+    """Overloaded secondary access path; each entity documents what it puts here (docs/data-model.md)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class DueIndex(GlobalSecondaryIndex["CashlineItem"]):
+    """Sparse index of work that falls due: partition `DUE#<job>#<day>#<shard>`, sort `<instant>#...`.
+
+    Sweeps query only today's (and missed days') partitions with `due_sk <= now`, so they read
+    only what is due; the shard suffix spreads one busy day over several partitions. An item
+    leaves the index when its job is done (the attributes are removed).
+    """
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class CashlineItem(Model):
+    class Meta:
+        table_name = UNBOUND_TABLE
+        host: str | None = None
+        region: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+    # Optimistic locking: PynamoDB adds `version = :expected` to every save/update/delete.
+    version = VersionAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1Index()
+
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    due = DueIndex()
+
+    # DynamoDB TTL (template: TimeToLiveSpecification on `expires_at_epoch`).
+    expires_at_epoch = TTLAttribute(null=True)
+
+
+def _all_models() -> list[type[Model]]:
+    found: list[type[Model]] = []
+    pending: list[type[Any]] = [CashlineItem]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def bind_table(table_name: str, *, region: str, endpoint: str | None) -> None:
+    """Point every record class at the deployed (or local) table; forget cached connections."""
+    CashlineItem.Meta.table_name = table_name
+    CashlineItem.Meta.region = region
+    CashlineItem.Meta.host = endpoint
+    for model in _all_models():
+        model._connection = None
+
+
+def is_bound() -> bool:
+    return CashlineItem.Meta.table_name != UNBOUND_TABLE
+
+
+def tenant_pk(tenant_id: str) -> str:
+    """Every tenant-owned item collection starts with the tenant: no key without it."""
+    if not tenant_id:
+        raise ValueError("a tenant id is required")
+    return f"T#{tenant_id}"
+
+
+def bind_from_settings(settings: TableSettings) -> None:
+    endpoint = str(settings.dynamodb_endpoint).rstrip("/") if settings.dynamodb_endpoint else None
+    bind_table(settings.table_name, region=settings.region, endpoint=endpoint)

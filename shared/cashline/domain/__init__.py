@@ -1,0 +1,1 @@
+"""Plain-Python domain logic: no boto3, no HTTP, no clock reads."""

@@ -1,0 +1,1 @@
+"""pydantic models for everything that crosses a boundary; the OpenAPI document is built from them."""

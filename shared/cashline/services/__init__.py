@@ -1,0 +1,1 @@
+"""Use cases: one function each, orchestrating domain rules, repositories and adapters."""

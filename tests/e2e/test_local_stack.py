@@ -1,0 +1,115 @@
+"""`cashline run` (what `make run` starts) as a person uses it: over HTTP, with `cashline tick`
+from another process, stopped with Ctrl-C, and started again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from localcloud.dynamodb_local import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+@contextmanager
+def running_stack(state_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port, ddb_port, aws_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "CASHLINE_LOCAL_DYNAMODB_PORT": str(ddb_port),
+        "CASHLINE_LOCAL_AWS_PORT": str(aws_port),
+        "CASHLINE_LOCAL_STATE_DIR": str(state_dir),
+    }
+    for name in [n for n in env if n.startswith("CASHLINE_") and not n.startswith("CASHLINE_LOCAL_")]:
+        del env[name]  # the stack must set itself up, not lean on the test session's cloud
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localcloud.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.25)
+        else:
+            process.kill()
+            raise AssertionError(f"the stack did not come up:\n{process.communicate()[0]}")
+        yield base, env
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+    assert process.returncode == 0, process.communicate()[0]
+
+
+def _ports_free(*ports: int) -> bool:
+    import socket
+
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return False
+    return True
+
+
+def test_run_serves_the_demo_ticks_on_demand_and_stops_cleanly_twice(tmp_path: Path) -> None:
+    for _ in range(2):  # a second run works after the first was stopped
+        with running_stack(tmp_path) as (base, env):
+            demo_key = (tmp_path / "demo_api_key").read_text().strip()
+            tenant = requests.get(
+                f"{base}/v1/tenant", headers={"Authorization": f"Bearer {demo_key}"}, timeout=5
+            )
+            assert tenant.status_code == 200
+            assert tenant.json()["base_currency"] == "EUR"
+            assert requests.get(f"{base}/v1/tenant", timeout=5).status_code == 401
+
+            tick = subprocess.run(
+                [sys.executable, "-m", "localcloud.cli", "tick", "--at", "2027-01-05T09:00:00Z"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert tick.returncode == 0, tick.stderr
+            assert '"claimed": true' in tick.stdout
+            again = subprocess.run(
+                [sys.executable, "-m", "localcloud.cli", "tick", "--at", "2027-01-05T09:00:00Z"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert '"claimed": false' in again.stdout
+            ports = (
+                int(env["PORT"]),
+                int(env["CASHLINE_LOCAL_DYNAMODB_PORT"]),
+                int(env["CASHLINE_LOCAL_AWS_PORT"]),
+            )
+        assert _ports_free(*ports)

@@ -1,0 +1,76 @@
+"""The sample events in events/ are what the handlers really accept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.handlers import lambda_context
+from localcloud.paths import ROOT
+from tests.utils import TestTenant
+
+EVENTS = ROOT / "events"
+
+
+def _event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return loaded
+
+
+def _as_tenant(event: dict[str, Any], tenant: TestTenant) -> dict[str, Any]:
+    """API Gateway puts the authorizer's context on the event; point it at a real test tenant."""
+    from cashline.domain.access import Role
+
+    event["requestContext"]["authorizer"].update(
+        tenant_id=tenant.tenant_id, key_id=tenant.key_ids[Role.ADMIN], principalId=tenant.key_ids[Role.ADMIN]
+    )
+    return event
+
+
+def test_every_sample_event_is_listed_in_the_readme() -> None:
+    listed = (EVENTS / "README.md").read_text()
+    assert all(f"`{path.name}`" in listed for path in EVENTS.glob("*.json"))
+
+
+def test_health_event(chalice_app: Any) -> None:
+    response = chalice_app(_event("api_get_health.json"), lambda_context("api_handler"))
+    assert response["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("api_get_tenant.json", 200), ("api_list_api_keys.json", 200), ("api_create_api_key.json", 201)],
+)
+def test_authenticated_api_events(chalice_app: Any, tenant: TestTenant, name: str, status: int) -> None:
+    response = chalice_app(_as_tenant(_event(name), tenant), lambda_context("api_handler"))
+    assert response["statusCode"] == status, response["body"]
+
+
+def test_authorizer_event_refuses_the_placeholder_key(chalice_app: Any) -> None:
+    from chalice.app import UnauthorizedError
+
+    with pytest.raises(UnauthorizedError):
+        chalice_app.handler_map["api_key_authorizer"](_event("authorizer_token.json"), lambda_context("auth"))
+
+
+def test_authorizer_event_with_a_real_key_allows(chalice_app: Any, tenant: TestTenant) -> None:
+    event = _event("authorizer_token.json") | {"authorizationToken": f"Bearer {tenant.finance}"}
+    policy = chalice_app.handler_map["api_key_authorizer"](event, lambda_context("auth"))
+    assert policy["context"]["tenant_id"] == tenant.tenant_id
+    assert policy["context"]["role"] == "finance"
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_schedule_event(chalice_app: Any) -> None:
+    result = chalice_app.handler_map["housekeeping"](
+        _event("schedule_housekeeping.json"), lambda_context("hk")
+    )
+    assert set(result) == {"claimed", "keys_expired", "items_read"}
+
+
+def test_events_folder_has_one_event_per_handler(chalice_app: Any) -> None:
+    names = {path.stem for path in Path(EVENTS).glob("*.json")}
+    assert "schedule_housekeeping" in names and "authorizer_token" in names
