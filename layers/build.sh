@@ -13,6 +13,9 @@ print("\n".join(d for d in deps if not d.startswith(("boto3", "botocore"))))
 PY
 .venv/bin/pip install --quiet --target "$out" --platform manylinux2014_x86_64 --implementation cp \
     --python-version 3.11 --only-binary=:all: -r layers/build/requirements.txt
+# PynamoDB pulls botocore in; the Lambda runtime already has it (and boto3, s3transfer, urllib3).
+rm -rf "$out"/botocore "$out"/botocore-* "$out"/boto3 "$out"/boto3-* "$out"/s3transfer "$out"/s3transfer-* \
+    "$out"/urllib3 "$out"/urllib3-* "$out"/bin
 cp -r shared/cashline "$out/"
 find "$out" -name '__pycache__' -prune -exec rm -rf {} +
 du -sh layers/build | sed 's/^/layer size: /'

@@ -8,6 +8,7 @@ the API's error shape. This module does the same, so local answers match deploye
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,12 @@ class ApiGateway(LocalGateway):
     def __init__(self, app: Chalice, config: Config | None = None):
         super().__init__(thread_safe(app), config or Config.create(lambda_timeout=30))
         self._authorizer = _ApiGatewayAuthorizer(app)
+
+    def _generate_lambda_event(self, method: str, path: str, headers: Any, body: Any) -> Any:
+        event = super()._generate_lambda_event(method, path, headers, body)
+        # API Gateway gives every request an id; logs and error bodies carry it.
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        return event
 
     def handle_request(self, method: str, path: str, headers: Any, body: Any) -> Any:
         try:

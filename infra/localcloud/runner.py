@@ -42,12 +42,12 @@ class Clock(threading.Thread):
     def __init__(self, app: Chalice, stop: threading.Event):
         super().__init__(daemon=True, name="schedules")
         self._app = app
-        self._stop = stop
+        self._stopping = stop
         now = datetime.now(UTC)
         self._last = {schedule.name: schedule.previous_fire(now) for schedule in schedules(app)}
 
     def run(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stopping.wait(1.0):
             now = datetime.now(UTC)
             for schedule in schedules(self._app):
                 fire_at = schedule.previous_fire(now)
@@ -67,15 +67,15 @@ class QueuePump(threading.Thread):
         super().__init__(daemon=True, name="queues")
         self._app = app
         self._cloud = cloud
-        self._stop = stop
+        self._stopping = stop
 
     def run(self) -> None:
         sqs = self._cloud.client("sqs")
         urls = {local_name(logical): url for logical, url in self._cloud.queue_urls.items()}
         handlers = queue_handlers(self._app)
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             if not handlers:
-                self._stop.wait(1.0)
+                self._stopping.wait(1.0)
                 continue
             for queue_name in handlers:
                 url = urls.get(queue_name) or sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]

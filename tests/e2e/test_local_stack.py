@@ -65,6 +65,20 @@ def running_stack(state_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     assert process.returncode == 0, process.communicate()[0]
 
 
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "localcloud.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def _ports_free(*ports: int) -> bool:
     import socket
 
@@ -86,27 +100,38 @@ def test_run_serves_the_demo_ticks_on_demand_and_stops_cleanly_twice(tmp_path: P
             assert tenant.json()["base_currency"] == "EUR"
             assert requests.get(f"{base}/v1/tenant", timeout=5).status_code == 401
 
-            tick = subprocess.run(
-                [sys.executable, "-m", "localcloud.cli", "tick", "--at", "2027-01-05T09:00:00Z"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
+            first, again = (
+                _cli(env, "tick", "--at", "2027-01-05T09:00:00Z"),
+                _cli(env, "tick", "--at", "2027-01-05T09:00:00Z"),
             )
-            assert tick.returncode == 0, tick.stderr
-            assert '"claimed": true' in tick.stdout
-            again = subprocess.run(
-                [sys.executable, "-m", "localcloud.cli", "tick", "--at", "2027-01-05T09:00:00Z"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            assert '"claimed": true' in first.stdout
             assert '"claimed": false' in again.stdout
+
+            # The operator's CLI, against the running stack: a tenant, a key, then its revocation.
+            tenant_id = _cli(
+                env,
+                "tenant",
+                "create",
+                "Acme Ltd",
+                "--country",
+                "GB",
+                "--currency",
+                "GBP",
+                "--timezone",
+                "Europe/London",
+            ).stdout.strip()
+            key = _cli(env, "key", "create", tenant_id, "--role", "read_only").stdout.strip()
+            as_new = requests.get(f"{base}/v1/tenant", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            assert as_new.json()["base_currency"] == "GBP"
+            key_id = key.split(".")[1]
+            assert key_id in _cli(env, "key", "list", tenant_id).stdout
+            _cli(env, "key", "revoke", tenant_id, key_id)
+            assert (
+                requests.get(
+                    f"{base}/v1/tenant", headers={"Authorization": f"Bearer {key}"}, timeout=5
+                ).status_code
+                == 401
+            )
             ports = (
                 int(env["PORT"]),
                 int(env["CASHLINE_LOCAL_DYNAMODB_PORT"]),

@@ -107,3 +107,9 @@ def test_invalid_tenant_settings_name_the_field_and_change_nothing(
 def test_a_malformed_id_in_the_path_is_a_404_not_a_500(api: Api, tenant: TestTenant) -> None:
     for key_id in ("nope", "key_", "inv_01JD3Z5W4YV6Q3R0M8X2N5B7C9", "key_../../x"):
         assert api.get(f"/v1/api-keys/{key_id}", key=tenant.admin).status_code == 404
+
+
+def test_errors_carry_the_request_id(api: Api, tenant: TestTenant) -> None:
+    first = error_of(api.post("/v1/api-keys", key=tenant.admin, raw_body=b"{"))
+    second = error_of(api.post("/v1/api-keys", key=tenant.admin, raw_body=b"{"))
+    assert first["request_id"] and second["request_id"] and first["request_id"] != second["request_id"]
