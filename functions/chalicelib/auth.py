@@ -6,7 +6,7 @@ from chalice.app import AuthRequest, AuthResponse, Blueprint, UnauthorizedError
 
 from cashline.clock import system_clock
 from cashline.domain.access import bearer_token
-from cashline.observability import logger, metrics
+from cashline.observability import MetricUnit, logger, metrics
 from cashline.services.access import authenticate
 from chalicelib.runtime import api_ready
 
@@ -21,7 +21,7 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
     principal = authenticate(token, now=system_clock()) if token else None
     if principal is None:
         logger.info("api key refused")
-        metrics.add_metric(name="ApiKeyRefused", unit="Count", value=1)
+        metrics.add_metric(name="ApiKeyRefused", unit=MetricUnit.Count, value=1)
         # API Gateway answers 401 exactly when a token authorizer raises "Unauthorized".
         raise UnauthorizedError("Unauthorized")
     return AuthResponse(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,22 +174,16 @@ def api_route(
             current = blueprint.current_request
             request_id = str((current.context or {}).get("requestId", ""))
             logger.set_correlation_id(request_id)
-            try:
-                api_ready()
-                return _serve(spec, route_function, current, path_params, request_id, redact)
-            except CashlineError as error:
-                return error_response(
-                    status_of(error),
-                    ErrorDetail(
-                        type=error.error_type, message=error.message, field=error.field, request_id=request_id
-                    ),
-                )
-            except Exception:
-                logger.exception("unhandled error", route=f"{method} {path}")
-                return error_response(
-                    500,
-                    ErrorDetail(type="internal_error", message="internal error", request_id=request_id),
-                )
+            started = time.perf_counter()
+            response = _answer(spec, route_function, current, path_params, request_id, redact)
+            logger.info(
+                "request served",
+                route=f"{method} {path}",
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                tenant_id=((current.context or {}).get("authorizer") or {}).get("tenant_id"),
+            )
+            return response
 
         blueprint.route(
             path,
@@ -200,6 +195,32 @@ def api_route(
         return route_function
 
     return decorator
+
+
+def _answer(
+    spec: RouteSpec,
+    route_function: Callable[..., Any],
+    request: Request,
+    path_params: dict[str, str],
+    request_id: str,
+    redact: Callable[[dict[str, Any]], dict[str, Any]] | None,
+) -> Response:
+    """Serve the request; every failure becomes a typed error body, a 500 never shows internals."""
+    try:
+        api_ready()
+        return _serve(spec, route_function, request, path_params, request_id, redact)
+    except CashlineError as error:
+        return error_response(
+            status_of(error),
+            ErrorDetail(
+                type=error.error_type, message=error.message, field=error.field, request_id=request_id
+            ),
+        )
+    except Exception:
+        logger.exception("unhandled error", route=f"{spec.method} {spec.path}")
+        return error_response(
+            500, ErrorDetail(type="internal_error", message="internal error", request_id=request_id)
+        )
 
 
 def _serve(

@@ -149,10 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _logs_to_stderr() -> None:
+    """stdout carries the command's answer (an id, a key); the JSON logs go to stderr."""
+    import logging
+
+    from cashline.observability import logger
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from cashline.errors import CashlineError
 
+    _logs_to_stderr()
     try:
         args.handler(args)
     except LocalCloudError as exc:

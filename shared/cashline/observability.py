@@ -5,6 +5,9 @@ from __future__ import annotations
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+__all__ = ["MetricUnit", "logger", "metrics"]
 
 SERVICE = "cashline"
 

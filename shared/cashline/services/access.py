@@ -23,6 +23,7 @@ from cashline.domain.access import (
 from cashline.domain.money import CurrencyError, normalize_currency
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import new_id
+from cashline.observability import MetricUnit, logger, metrics
 
 tenants = TenantRepository()
 api_keys = ApiKeyRepository()
@@ -112,7 +113,10 @@ def create_api_key(
         revoked_at=None,
         version=0,
     )
-    return CreatedApiKey(key=api_keys.create(key), secret=format_api_key(tenant_id, key_id, secret))
+    stored = api_keys.create(key)
+    metrics.add_metric(name="ApiKeyCreated", unit=MetricUnit.Count, value=1)
+    logger.info("api key created", tenant_id=tenant_id, key_id=key_id, role=role.value)
+    return CreatedApiKey(key=stored, secret=format_api_key(tenant_id, key_id, secret))
 
 
 def list_api_keys(tenant_id: str, *, limit: int, starting_after: str | None) -> Page[ApiKey]:
@@ -128,7 +132,10 @@ def revoke_api_key(tenant_id: str, key_id: str, *, now: datetime, revoked_by: st
     if revoked_by == key_id:
         raise ConflictError("a key cannot revoke itself; use another admin key", field="key_id")
     try:
-        return api_keys.set_status(tenant_id, key_id, KeyStatus.REVOKED, now)
+        revoked = api_keys.set_status(tenant_id, key_id, KeyStatus.REVOKED, now)
+        logger.info("api key revoked", tenant_id=tenant_id, key_id=key_id, revoked_by=revoked_by)
+        metrics.add_metric(name="ApiKeyRevoked", unit=MetricUnit.Count, value=1)
+        return revoked
     except ConflictError:
         # Raced with another revoke or with expiry: the key is no longer active either way.
         return api_keys.get(tenant_id, key_id)
