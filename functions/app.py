@@ -7,7 +7,9 @@ from chalice.app import Chalice, ConvertToMiddleware
 from cashline.observability import logger, metrics
 from chalicelib.access_routes import access_api
 from chalicelib.auth import auth
+from chalicelib.counterparty_routes import counterparty_api
 from chalicelib.health_routes import health
+from chalicelib.invoice_routes import invoice_api
 from chalicelib.scheduled import schedules
 
 app = Chalice(app_name="cashline")
@@ -17,4 +19,6 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_blueprint(auth)
 app.register_blueprint(health)
 app.register_blueprint(access_api)
+app.register_blueprint(counterparty_api)
+app.register_blueprint(invoice_api)
 app.register_blueprint(schedules)

@@ -96,7 +96,9 @@ def error_response(status: int, detail: ErrorDetail) -> Response:
 
 
 def _field_of(error: dict[str, Any], prefix: str | None) -> str | None:
-    parts = [str(part) for part in error.get("loc", ())]
+    # Union members and validators appear in pydantic's path as class names or "function-after[...]";
+    # fields are snake_case, so those segments are dropped to name the field the client sent.
+    parts = [str(part) for part in error.get("loc", ()) if not (str(part)[:1].isupper() or "[" in str(part))]
     if prefix and not parts:
         return prefix
     return ".".join(parts) or None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 
 from cashline.dal.table import CashlineItem
 
@@ -11,14 +11,17 @@ API_KEY_SK_PREFIX = "KEY#"
 
 
 class TenantRecord(CashlineItem, discriminator="tenant"):
+    version = VersionAttribute()
     tenant_id = UnicodeAttribute()
     name = UnicodeAttribute()
     country = UnicodeAttribute()
     base_currency = UnicodeAttribute()
     timezone = UnicodeAttribute()
+    tax_id = UnicodeAttribute(null=True)
 
 
 class ApiKeyRecord(CashlineItem, discriminator="api_key"):
+    version = VersionAttribute()
     tenant_id = UnicodeAttribute()
     key_id = UnicodeAttribute()
     name = UnicodeAttribute()

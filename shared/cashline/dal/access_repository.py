@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
@@ -28,6 +29,7 @@ def _tenant(record: TenantRecord) -> Tenant:
         created_at=record.created_at,
         updated_at=record.updated_at,
         version=int(record.version or 0),
+        tax_id=record.tax_id,
     )
 
 
@@ -56,6 +58,7 @@ class TenantRepository:
             country=tenant.country,
             base_currency=tenant.base_currency,
             timezone=tenant.timezone,
+            tax_id=tenant.tax_id,
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
         )
@@ -73,7 +76,7 @@ class TenantRepository:
         return _tenant(self._record(tenant_id))
 
     def update(
-        self, tenant_id: str, *, expected_version: int, changes: dict[str, str], at: datetime
+        self, tenant_id: str, *, expected_version: int, changes: dict[str, Any], at: datetime
     ) -> Tenant:
         """Apply checked setting changes if the tenant is still at `expected_version`.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist
 
 from cashline.dal.errors import storage_errors
@@ -24,6 +24,7 @@ class TickClaimRecord(CashlineItem, discriminator="tick_claim"):
 
 
 class SweepCursorRecord(CashlineItem, discriminator="sweep_cursor"):
+    version = VersionAttribute()
     schedule = UnicodeAttribute()
     swept_until = UTCDateTimeAttribute()
 

@@ -14,7 +14,6 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
-    VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -25,7 +24,9 @@ UNBOUND_TABLE = "cashline-unbound"
 
 
 class Gsi1Index(GlobalSecondaryIndex["CashlineItem"]):
-    """Overloaded secondary access path; each entity documents what it puts here (docs/data-model.md)."""
+    """gsi1..gsi6 are overloaded secondary access paths, all projecting the whole item so a list
+    page needs no follow-up reads; each entity documents what it puts in them (docs/data-model.md).
+    Only small "header" items carry index keys (an invoice's lines live in a separate item)."""
 
     class Meta:
         index_name = "gsi1"
@@ -33,6 +34,51 @@ class Gsi1Index(GlobalSecondaryIndex["CashlineItem"]):
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2Index(GlobalSecondaryIndex["CashlineItem"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi3Index(GlobalSecondaryIndex["CashlineItem"]):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi4Index(GlobalSecondaryIndex["CashlineItem"]):
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi5Index(GlobalSecondaryIndex["CashlineItem"]):
+    class Meta:
+        index_name = "gsi5"
+        projection = AllProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi6Index(GlobalSecondaryIndex["CashlineItem"]):
+    class Meta:
+        index_name = "gsi6"
+        projection = AllProjection()
+
+    gsi6pk = UnicodeAttribute(hash_key=True)
+    gsi6sk = UnicodeAttribute(range_key=True)
 
 
 class DueIndex(GlobalSecondaryIndex["CashlineItem"]):
@@ -52,6 +98,10 @@ class DueIndex(GlobalSecondaryIndex["CashlineItem"]):
 
 
 class CashlineItem(Model):
+    """Base of every record. Mutable records add `version = VersionAttribute()` (optimistic locking:
+    PynamoDB conditions each save/update/delete on it); immutable records (claims, uniqueness
+    markers, audit events) and commutative counters (ADD-only totals) have no use for one."""
+
     class Meta:
         table_name = UNBOUND_TABLE
         host: str | None = None
@@ -60,8 +110,6 @@ class CashlineItem(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     kind = DiscriminatorAttribute()
-    # Optimistic locking: PynamoDB adds `version = :expected` to every save/update/delete.
-    version = VersionAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 
@@ -72,6 +120,26 @@ class CashlineItem(Model):
     due_pk = UnicodeAttribute(null=True)
     due_sk = UnicodeAttribute(null=True)
     due = DueIndex()
+
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi2 = Gsi2Index()
+
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    gsi3 = Gsi3Index()
+
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    gsi4 = Gsi4Index()
+
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
+    gsi5 = Gsi5Index()
+
+    gsi6pk = UnicodeAttribute(null=True)
+    gsi6sk = UnicodeAttribute(null=True)
+    gsi6 = Gsi6Index()
 
     # DynamoDB TTL (template: TimeToLiveSpecification on `expires_at_epoch`).
     expires_at_epoch = TTLAttribute(null=True)

@@ -47,6 +47,8 @@ class Tenant:
     created_at: datetime
     updated_at: datetime
     version: int
+    # The tenant's own VAT/tax id: tells an imported e-invoice's direction (seller = us: receivable).
+    tax_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

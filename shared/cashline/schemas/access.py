@@ -20,6 +20,7 @@ class TenantOutput(OutputModel):
     country: str = Field(description="ISO 3166-1 alpha-2; selects the bank-holiday calendar")
     base_currency: str
     timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
+    tax_id: str | None = Field(description="The tenant's VAT id; tells imported e-invoices' direction")
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Send it back when updating: optimistic locking")
@@ -32,6 +33,7 @@ class TenantOutput(OutputModel):
             country=tenant.country,
             base_currency=tenant.base_currency,
             timezone=tenant.timezone,
+            tax_id=tenant.tax_id,
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
             version=tenant.version,
@@ -44,6 +46,7 @@ class UpdateTenantRequest(RequestModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)
     base_currency: CurrencyCode | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    tax_id: str | None = Field(default=None, min_length=4, max_length=32)
 
 
 class CreateApiKeyRequest(RequestModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cashline.dal.access_repository import ApiKeyRepository, TenantRepository
@@ -35,6 +36,7 @@ class TenantSettings:
     country: str
     base_currency: str
     timezone: str
+    tax_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class CreatedApiKey:
     secret: str  # the whole presentable key; shown once, never stored
 
 
-def _checked_changes(changes: dict[str, str]) -> dict[str, str]:
+def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Validate and normalise tenant settings; each error names its field."""
     checked = dict(changes)
     if "name" in changes:
@@ -60,6 +62,10 @@ def _checked_changes(changes: dict[str, str]) -> dict[str, str]:
             ZoneInfo(changes["timezone"])
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValidationError(f"unknown time zone {changes['timezone']!r}", field="timezone") from exc
+    if changes.get("tax_id"):
+        from cashline.domain.counterparties import normalize_tax_id
+
+        checked["tax_id"] = normalize_tax_id(changes["tax_id"])
     if "country" in changes:
         checked["country"] = changes["country"].upper()
         if len(checked["country"]) != 2 or not checked["country"].isalpha():
@@ -75,6 +81,7 @@ def create_tenant(settings: TenantSettings, *, now: datetime) -> Tenant:
         country=checked["country"],
         base_currency=checked["base_currency"],
         timezone=checked["timezone"],
+        tax_id=checked.get("tax_id"),
         created_at=now,
         updated_at=now,
         version=0,
@@ -86,7 +93,9 @@ def get_tenant(tenant_id: str) -> Tenant:
     return tenants.get(tenant_id)
 
 
-def update_tenant(tenant_id: str, changes: dict[str, str], *, expected_version: int, now: datetime) -> Tenant:
+def update_tenant(
+    tenant_id: str, changes: dict[str, str | None], *, expected_version: int, now: datetime
+) -> Tenant:
     unknown = set(changes) - set(TenantSettings.__dataclass_fields__)
     if unknown:
         raise ValidationError("not a tenant setting", field=sorted(unknown)[0])

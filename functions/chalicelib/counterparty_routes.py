@@ -1,0 +1,105 @@
+"""/v1/counterparties: create, read (with totals), change, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from cashline.domain.access import Role
+from cashline.errors import NotFoundError
+from cashline.ids import is_id_of
+from cashline.schemas.common import PageOutput
+from cashline.schemas.parties import (
+    CounterpartyListQuery,
+    CounterpartyOutput,
+    CreateCounterpartyRequest,
+    UpdateCounterpartyRequest,
+)
+from cashline.services import counterparties
+from chalicelib.http import Call, api_route
+
+counterparty_api = Blueprint(__name__)
+TAG = "counterparties"
+
+
+def _counterparty_id(call: Call[Any, Any]) -> str:
+    counterparty_id = call.path["counterparty_id"]
+    if not is_id_of("counterparty", counterparty_id):
+        raise NotFoundError("counterparty not found", field="counterparty_id")
+    return counterparty_id
+
+
+@api_route(
+    counterparty_api,
+    "/v1/counterparties",
+    method="POST",
+    summary="Create a counterparty",
+    request=CreateCounterpartyRequest,
+    response=CounterpartyOutput,
+    role=Role.FINANCE,
+    status=201,
+    idempotent=True,
+    tag=TAG,
+)
+def create_counterparty(call: Call[CreateCounterpartyRequest, Any]) -> CounterpartyOutput:
+    view = counterparties.create_counterparty(
+        call.tenant_id, call.body.model_dump(exclude_none=True), now=call.now
+    )
+    return CounterpartyOutput.of(view.counterparty, view.totals)
+
+
+@api_route(
+    counterparty_api,
+    "/v1/counterparties",
+    method="GET",
+    summary="List counterparties by name",
+    query=CounterpartyListQuery,
+    response=PageOutput[CounterpartyOutput],
+    role=Role.READ_ONLY,
+    tag=TAG,
+)
+def list_counterparties(call: Call[Any, CounterpartyListQuery]) -> PageOutput[CounterpartyOutput]:
+    page = counterparties.list_counterparties(
+        call.tenant_id,
+        segment=call.query.segment,
+        limit=call.query.limit,
+        starting_after=call.query.starting_after,
+    )
+    return PageOutput[CounterpartyOutput](
+        data=[CounterpartyOutput.of(c) for c in page.items],
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
+    )
+
+
+@api_route(
+    counterparty_api,
+    "/v1/counterparties/{counterparty_id}",
+    method="GET",
+    summary="A counterparty with its totals per direction and currency",
+    response=CounterpartyOutput,
+    role=Role.READ_ONLY,
+    tag=TAG,
+)
+def get_counterparty(call: Call[Any, Any]) -> CounterpartyOutput:
+    view = counterparties.get_counterparty(call.tenant_id, _counterparty_id(call))
+    return CounterpartyOutput.of(view.counterparty, view.totals)
+
+
+@api_route(
+    counterparty_api,
+    "/v1/counterparties/{counterparty_id}",
+    method="PATCH",
+    summary="Change a counterparty (send the version you read; null clears a field)",
+    request=UpdateCounterpartyRequest,
+    response=CounterpartyOutput,
+    role=Role.FINANCE,
+    tag=TAG,
+)
+def update_counterparty(call: Call[UpdateCounterpartyRequest, Any]) -> CounterpartyOutput:
+    changes = call.body.model_dump(exclude_unset=True, exclude={"version"})
+    view = counterparties.update_counterparty(
+        call.tenant_id, _counterparty_id(call), changes, expected_version=call.body.version, now=call.now
+    )
+    return CounterpartyOutput.of(view.counterparty, view.totals)

@@ -1,0 +1,381 @@
+"""Invoices in DynamoDB: header, body, documents and audit trail, changed in transactions that also
+keep the counterparty's totals and the uniqueness claims in step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from cashline.dal.due import due_keys
+from cashline.dal.errors import storage_errors
+from cashline.dal.invoice_records import (
+    BODY_SK,
+    DOCUMENT_SK_PREFIX,
+    EVENT_SK_PREFIX,
+    HEADER_SK,
+    DocumentRecord,
+    InvoiceBodyRecord,
+    InvoiceEventRecord,
+    InvoiceRecord,
+    invoice_pk,
+)
+from cashline.dal.pagination import Page, decode_cursor, encode_cursor
+from cashline.dal.party_records import CounterpartyRecord, UniqueRecord
+from cashline.dal.party_repository import claimed_by, profile_record, totals_update, unique_records
+from cashline.dal.table import CashlineItem
+from cashline.dal.transactions import transaction
+from cashline.domain.counterparties import Counterparty
+from cashline.domain.invoices import (
+    Contribution,
+    Direction,
+    Document,
+    DocumentKind,
+    Invoice,
+    InvoiceEvent,
+    InvoiceStatus,
+)
+from cashline.errors import ConflictError, NotFoundError
+
+OVERDUE_JOB = "invoice_overdue"
+# Amount sort keys: offset so that negative amounts (corrections) sort before positive ones.
+_AMOUNT_OFFSET = 10**18
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceBody:
+    lines: list[dict[str, Any]]
+    taxes: list[dict[str, Any]]
+    details: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueClaim:
+    """A value the new invoice must be the only holder of, e.g. ("INVNO", "<cp>#<number>")."""
+
+    scope: str
+    value: str
+    field: str  # the request field a conflict is reported on
+
+
+def amount_sort_key(amount: int, invoice_id: str) -> str:
+    return f"{amount + _AMOUNT_OFFSET:019d}#{invoice_id}"
+
+
+def index_keys(invoice: Invoice, overdue_instant: datetime | None) -> dict[str, str | None]:
+    """The invoice header's place in every index (docs/data-model.md, "Invoices")."""
+    t, d, i = invoice.tenant_id, invoice.direction.value, invoice.invoice_id
+    by_due = f"{invoice.due_date.isoformat()}#{i}"
+    keys: dict[str, str | None] = {
+        "gsi1pk": f"T#{t}#INV#{d}",
+        "gsi1sk": by_due,
+        "gsi2pk": f"T#{t}#INV#{d}#ST#{invoice.status.value}",
+        "gsi2sk": by_due,
+        "gsi3pk": f"T#{t}#CP#{invoice.counterparty_id}#INV#{d}",
+        "gsi3sk": by_due,
+        "gsi4pk": f"T#{t}#INV#{d}#ISS",
+        "gsi4sk": f"{invoice.issue_date.isoformat()}#{i}",
+        "gsi5pk": f"T#{t}#INV#{d}#CUR#{invoice.currency}#AMT",
+        "gsi5sk": amount_sort_key(invoice.amount_due, i),
+        "gsi6pk": f"T#{t}#SEG#{invoice.segment}#INV#{d}" if invoice.segment else None,
+        "gsi6sk": by_due if invoice.segment else None,
+        "due_pk": None,
+        "due_sk": None,
+    }
+    if overdue_instant is not None:
+        keys["due_pk"], keys["due_sk"] = due_keys(OVERDUE_JOB, overdue_instant, t, i)
+    return keys
+
+
+def header_record(invoice: Invoice, overdue_instant: datetime | None) -> InvoiceRecord:
+    return InvoiceRecord(
+        pk=invoice_pk(invoice.tenant_id, invoice.invoice_id),
+        sk=HEADER_SK,
+        tenant_id=invoice.tenant_id,
+        invoice_id=invoice.invoice_id,
+        direction=invoice.direction.value,
+        document_kind=invoice.document_kind.value,
+        number=invoice.number,
+        counterparty_id=invoice.counterparty_id,
+        counterparty_name=invoice.counterparty_name,
+        segment=invoice.segment,
+        issue_date=invoice.issue_date.isoformat(),
+        due_date=invoice.due_date.isoformat(),
+        currency=invoice.currency,
+        subtotal=invoice.subtotal,
+        tax=invoice.tax,
+        amount_due=invoice.amount_due,
+        amount_paid=invoice.amount_paid,
+        status=invoice.status.value,
+        status_before_dispute=invoice.status_before_dispute.value if invoice.status_before_dispute else None,
+        description=invoice.description,
+        source=invoice.source,
+        metadata=invoice.metadata or None,
+        created_at=invoice.created_at,
+        updated_at=invoice.updated_at,
+        **index_keys(invoice, overdue_instant),  # type: ignore[arg-type]
+    )
+
+
+def to_invoice(record: InvoiceRecord) -> Invoice:
+    return Invoice(
+        tenant_id=record.tenant_id,
+        invoice_id=record.invoice_id,
+        direction=Direction(record.direction),
+        document_kind=DocumentKind(record.document_kind),
+        number=record.number,
+        counterparty_id=record.counterparty_id,
+        counterparty_name=record.counterparty_name,
+        segment=record.segment,
+        issue_date=date.fromisoformat(record.issue_date),
+        due_date=date.fromisoformat(record.due_date),
+        currency=record.currency,
+        subtotal=int(record.subtotal),
+        tax=int(record.tax),
+        amount_due=int(record.amount_due),
+        amount_paid=int(record.amount_paid),
+        status=InvoiceStatus(record.status),
+        status_before_dispute=InvoiceStatus(record.status_before_dispute)
+        if record.status_before_dispute
+        else None,
+        description=record.description,
+        source=record.source,
+        metadata=record.metadata or {},
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        version=int(record.version or 0),
+    )
+
+
+def _event_record(tenant_id: str, event: InvoiceEvent) -> InvoiceEventRecord:
+    return InvoiceEventRecord(
+        pk=invoice_pk(tenant_id, event.invoice_id),
+        sk=f"{EVENT_SK_PREFIX}{event.at.isoformat()}#{event.event_id}",
+        event_id=event.event_id,
+        invoice_id=event.invoice_id,
+        actor=event.actor,
+        action=event.action,
+        changes=event.changes,
+        note=event.note,
+        created_at=event.at,
+        updated_at=event.at,
+    )
+
+
+def _to_event(record: InvoiceEventRecord) -> InvoiceEvent:
+    return InvoiceEvent(
+        event_id=record.event_id,
+        invoice_id=record.invoice_id,
+        at=record.created_at,
+        actor=record.actor,
+        action=record.action,
+        changes=record.changes or {},
+        note=record.note,
+    )
+
+
+def document_record(tenant_id: str, document: Document) -> DocumentRecord:
+    return DocumentRecord(
+        pk=invoice_pk(tenant_id, document.invoice_id),
+        sk=DOCUMENT_SK_PREFIX + document.document_id,
+        document_id=document.document_id,
+        invoice_id=document.invoice_id,
+        role=document.role,
+        status=document.status,
+        declared_content_type=document.declared_content_type,
+        detected_content_type=document.detected_content_type,
+        filename=document.filename,
+        size_bytes=document.size_bytes,
+        max_bytes=document.max_bytes,
+        sha256=document.sha256,
+        s3_key=document.s3_key,
+        problem=document.problem,
+        created_at=document.created_at,
+        updated_at=document.created_at,
+    )
+
+
+def to_document(record: DocumentRecord) -> Document:
+    return Document(
+        document_id=record.document_id,
+        invoice_id=record.invoice_id,
+        role=record.role,
+        status=record.status,
+        declared_content_type=record.declared_content_type,
+        detected_content_type=record.detected_content_type,
+        filename=record.filename,
+        size_bytes=int(record.size_bytes) if record.size_bytes is not None else None,
+        max_bytes=int(record.max_bytes),
+        sha256=record.sha256,
+        s3_key=record.s3_key,
+        problem=record.problem,
+        created_at=record.created_at,
+        version=int(record.version or 0),
+    )
+
+
+class InvoiceRepository:
+    def create(
+        self,
+        invoice: Invoice,
+        body: InvoiceBody,
+        event: InvoiceEvent,
+        *,
+        overdue_instant: datetime | None,
+        claims: list[UniqueClaim],
+        new_counterparty: Counterparty | None = None,
+        documents: list[Document] | None = None,
+    ) -> Invoice:
+        """Header, body, claims, audit event, counterparty totals (and a new counterparty): all or none."""
+        t = invoice.tenant_id
+        header = header_record(invoice, overdue_instant)
+        try:
+            with storage_errors("invoice conflicts with an existing one"), transaction() as write:
+                write.save(header, condition=InvoiceRecord.pk.does_not_exist())
+                write.save(
+                    InvoiceBodyRecord(
+                        pk=header.pk,
+                        sk=BODY_SK,
+                        lines=body.lines,
+                        taxes=body.taxes,
+                        details=body.details,
+                        created_at=invoice.created_at,
+                        updated_at=invoice.created_at,
+                    )
+                )
+                for claim in claims:
+                    write.save(
+                        UniqueRecord(
+                            pk=f"T#{t}#UNIQ#{claim.scope}#{claim.value}",
+                            sk="UNIQ",
+                            target_id=invoice.invoice_id,
+                            created_at=invoice.created_at,
+                            updated_at=invoice.created_at,
+                        ),
+                        condition=UniqueRecord.pk.does_not_exist(),
+                    )
+                if new_counterparty is not None:
+                    write.save(
+                        profile_record(new_counterparty), condition=CounterpartyRecord.pk.does_not_exist()
+                    )
+                    for marker in unique_records(new_counterparty):
+                        write.save(marker, condition=UniqueRecord.pk.does_not_exist())
+                for document in documents or []:
+                    write.save(document_record(t, document))
+                write.save(_event_record(t, event))
+                self._add_totals(write, invoice, invoice.contribution())
+        except ConflictError:
+            raise self._which_claim(t, claims) from None
+        return to_invoice(header)
+
+    @staticmethod
+    def _add_totals(write: Any, invoice: Invoice, delta: Contribution) -> None:
+        if delta.is_zero():
+            return
+        record, actions = totals_update(
+            invoice.tenant_id,
+            invoice.counterparty_id,
+            invoice.direction.value,
+            invoice.currency,
+            delta,
+            invoice.updated_at,
+        )
+        write.update(record, actions=actions)
+
+    @staticmethod
+    def _which_claim(tenant_id: str, claims: list[UniqueClaim]) -> ConflictError:
+        for claim in claims:
+            holder = claimed_by(tenant_id, claim.scope, claim.value)
+            if holder is not None:
+                return ConflictError(
+                    f"an invoice with this {claim.field} exists (id {holder})",
+                    field=claim.field,
+                    details={"existing_id": holder},
+                )
+        return ConflictError("invoice conflicts with one created at the same time; retry")
+
+    def get(self, tenant_id: str, invoice_id: str) -> tuple[Invoice, InvoiceBody | None, list[Document]]:
+        """Header, body and documents in one Query (the audit trail sorts after them and is not read)."""
+        header: Invoice | None = None
+        body: InvoiceBody | None = None
+        documents: list[Document] = []
+        # Queried through the base record: a subclass query would filter out the other kinds.
+        for item in CashlineItem.query(
+            invoice_pk(tenant_id, invoice_id), CashlineItem.sk < EVENT_SK_PREFIX, consistent_read=True
+        ):
+            if isinstance(item, InvoiceRecord):
+                header = to_invoice(item)
+            elif isinstance(item, InvoiceBodyRecord):
+                body = InvoiceBody(lines=item.lines, taxes=item.taxes, details=item.details)
+            elif isinstance(item, DocumentRecord):
+                documents.append(to_document(item))
+        if header is None:
+            raise NotFoundError("invoice not found", field="invoice_id")
+        return header, body, documents
+
+    def get_header(self, tenant_id: str, invoice_id: str) -> Invoice:
+        try:
+            record = InvoiceRecord.get(invoice_pk(tenant_id, invoice_id), HEADER_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFoundError("invoice not found", field="invoice_id") from exc
+        return to_invoice(record)
+
+    def save_change(
+        self,
+        before: Invoice,
+        after: Invoice,
+        event: InvoiceEvent,
+        *,
+        overdue_instant: datetime | None,
+    ) -> Invoice:
+        """Write `after` if the invoice is still at `before.version`, with its event and totals delta."""
+        record = header_record(after, overdue_instant)
+        record.version = before.version
+        with (
+            storage_errors("invoice was changed by someone else; read it again", invoice_id=after.invoice_id),
+            transaction() as write,
+        ):
+            write.save(record)
+            write.save(_event_record(after.tenant_id, event))
+            self._add_totals(write, after, after.contribution().minus(before.contribution()))
+        return to_invoice(record)
+
+    def events(
+        self, tenant_id: str, invoice_id: str, *, limit: int, starting_after: str | None
+    ) -> Page[InvoiceEvent]:
+        partition = invoice_pk(tenant_id, invoice_id)
+        start = decode_cursor(starting_after, partition_attr="pk", partition_value=partition)
+        results = InvoiceEventRecord.query(
+            partition,
+            InvoiceEventRecord.sk.startswith(EVENT_SK_PREFIX),
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=start,
+            consistent_read=True,
+        )
+        items = [_to_event(item) for item in results if isinstance(item, InvoiceEventRecord)]
+        return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
+
+    def add_document(self, tenant_id: str, document: Document) -> None:
+        with storage_errors("document exists"):
+            document_record(tenant_id, document).save(condition=DocumentRecord.pk.does_not_exist())
+
+    def get_document(self, tenant_id: str, invoice_id: str, document_id: str) -> Document:
+        try:
+            record = DocumentRecord.get(
+                invoice_pk(tenant_id, invoice_id), DOCUMENT_SK_PREFIX + document_id, consistent_read=True
+            )
+        except DoesNotExist as exc:
+            raise NotFoundError("document not found", field="document_id") from exc
+        return to_document(record)
+
+    def settle_document(self, tenant_id: str, document: Document, event: InvoiceEvent) -> Document:
+        """Record the checked upload (available or quarantined) once, with its audit event."""
+        record = document_record(tenant_id, document)
+        record.version = document.version
+        with storage_errors("document was already checked"), transaction() as write:
+            write.save(record, condition=DocumentRecord.status == "pending")
+            write.save(_event_record(tenant_id, event))
+        return to_document(record)

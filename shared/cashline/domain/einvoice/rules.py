@@ -1,0 +1,112 @@
+"""EN 16931 arithmetic business rules (BR-CO-10..16, plus a per-VAT-category check) and code lists.
+
+Only the calculation rules are checked here: they catch a tampered or mis-generated total before
+Cashline trusts BT-115 as the amount to pay. Schema and code-list validation is out of scope.
+All arithmetic is on integer minor units (and Decimal rates); there are no floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Literal
+
+from cashline.domain.einvoice.model import EInvoice, RuleViolation, TaxSubtotal
+from cashline.domain.money import currency_exponent
+
+# UNTDID 1001 codes EN 16931 treats as credit notes (the rest of its subset are invoices:
+# 380 commercial invoice, 384 corrected, 389 self-billed, 326 partial, 751 invoice information, ...).
+CREDIT_NOTE_TYPE_CODES = frozenset(
+    {"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"}
+)
+
+# BR-CO-17 allows the VAT of a category to differ from base x rate by at most this many minor units,
+# because some issuers sum per-line rounded VAT instead of rounding the category total once.
+VAT_ROUNDING_TOLERANCE = 1
+
+
+def document_type_for(type_code: str, *, credit_note_root: bool = False) -> Literal["invoice", "credit_note"]:
+    """Classify BT-3: a UBL CreditNote root or a credit-note type code means "credit_note"."""
+    if credit_note_root or type_code in CREDIT_NOTE_TYPE_CODES:
+        return "credit_note"
+    return "invoice"
+
+
+def check_totals(invoice: EInvoice) -> list[RuleViolation]:
+    """Check the EN 16931 document-level calculation rules; an empty list means the totals add up.
+
+    BR-CO-10 is only checked when the document carries lines: Factur-X MINIMUM and BASIC WL
+    profiles have none by design, and their BT-106 cannot be recomputed.
+    """
+    exponent = currency_exponent(invoice.currency)
+    t = invoice.totals
+    allowances = sum(ac.amount for ac in invoice.allowances_charges if not ac.is_charge)
+    charges = sum(ac.amount for ac in invoice.allowances_charges if ac.is_charge)
+    checks: list[tuple[str, str, int, int]] = [
+        ("BR-CO-11", "BT-107 allowance total vs sum of document allowances", t.allowance_total, allowances),
+        ("BR-CO-12", "BT-108 charge total vs sum of document charges", t.charge_total, charges),
+        (
+            "BR-CO-13",
+            "BT-109 total without VAT vs BT-106 - BT-107 + BT-108",
+            t.tax_exclusive,
+            t.line_total - t.allowance_total + t.charge_total,
+        ),
+        (
+            "BR-CO-14",
+            "BT-110 VAT total vs sum of BT-117 category VAT",
+            t.tax_total,
+            sum(sub.tax_amount for sub in invoice.tax_subtotals),
+        ),
+        (
+            "BR-CO-15",
+            "BT-112 total with VAT vs BT-109 + BT-110",
+            t.tax_inclusive,
+            t.tax_exclusive + t.tax_total,
+        ),
+        (
+            "BR-CO-16",
+            "BT-115 amount due vs BT-112 - BT-113 + BT-114",
+            t.amount_due,
+            t.tax_inclusive - t.prepaid + t.rounding,
+        ),
+    ]
+    if invoice.lines:
+        net = sum(line.net_amount for line in invoice.lines)
+        checks.insert(0, ("BR-CO-10", "BT-106 sum of line net amounts vs sum of BT-131", t.line_total, net))
+    violations = [
+        RuleViolation(rule, f"{what}: {_fmt(stated, exponent)} != {_fmt(computed, exponent)}")
+        for rule, what, stated, computed in checks
+        if stated != computed
+    ]
+    violations.extend(_category_vat_violations(invoice.tax_subtotals, exponent))
+    return violations
+
+
+def expected_vat(taxable_minor: int, rate: Decimal) -> int:
+    """BT-116 x BT-119 / 100, rounded half-up (away from zero) to a whole minor unit."""
+    with localcontext() as ctx:
+        ctx.prec = 60  # far beyond any amount we accept, so the product itself is never rounded
+        exact = Decimal(taxable_minor) * rate / Decimal(100)
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _category_vat_violations(subtotals: Iterable[TaxSubtotal], exponent: int) -> list[RuleViolation]:
+    violations = []
+    for sub in subtotals:
+        if sub.rate is None:
+            continue  # category O (outside scope) has no rate to multiply by
+        expected = expected_vat(sub.taxable_amount, sub.rate)
+        if abs(sub.tax_amount - expected) > VAT_ROUNDING_TOLERANCE:
+            violations.append(
+                RuleViolation(
+                    "BR-CO-17",
+                    f"BT-117 VAT of category {sub.category} {sub.rate}%: {_fmt(sub.tax_amount, exponent)} "
+                    f"!= BT-116 {_fmt(sub.taxable_amount, exponent)} x rate = {_fmt(expected, exponent)}",
+                )
+            )
+    return violations
+
+
+def _fmt(minor: int, exponent: int) -> str:
+    """Minor units back to the written form (12345, 2 -> "123.45") for messages only."""
+    return str(Decimal(minor).scaleb(-exponent))

@@ -1,0 +1,263 @@
+"""Invoices and bills: amounts from lines, the state machine, and what an invoice contributes to
+its counterparty's totals. Plain Python: no storage, no clock reads.
+
+Rounding rule (documented in docs/api.md): a line's net amount is quantity x unit amount rounded
+half-up to the minor unit; tax is computed per tax rate on the sum of the net amounts at that rate
+(as EN 16931 does per VAT category), rounded half-up; total = subtotal + tax.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Direction(StrEnum):
+    RECEIVABLE = "receivable"  # the tenant is owed: customers' invoices
+    PAYABLE = "payable"  # the tenant owes: suppliers' bills
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    DISPUTED = "disputed"
+    VOID = "void"
+    WRITTEN_OFF = "written_off"
+
+
+S = InvoiceStatus
+# Legal transitions. `paid`/`partially_paid` come from payments and `overdue` from the scheduled
+# check, never from a person; the API refuses them as targets (see MANUAL_TARGETS).
+TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    S.DRAFT: frozenset({S.OPEN, S.VOID}),
+    S.OPEN: frozenset({S.PARTIALLY_PAID, S.PAID, S.OVERDUE, S.DISPUTED, S.VOID, S.WRITTEN_OFF}),
+    S.PARTIALLY_PAID: frozenset({S.PAID, S.OVERDUE, S.DISPUTED, S.WRITTEN_OFF, S.OPEN}),
+    S.OVERDUE: frozenset({S.PARTIALLY_PAID, S.PAID, S.DISPUTED, S.WRITTEN_OFF, S.OPEN}),
+    S.DISPUTED: frozenset({S.OPEN, S.OVERDUE, S.PARTIALLY_PAID, S.PAID, S.VOID, S.WRITTEN_OFF}),
+    S.PAID: frozenset({S.PARTIALLY_PAID, S.OPEN, S.OVERDUE}),  # a refund or chargeback reopens
+    S.VOID: frozenset(),
+    S.WRITTEN_OFF: frozenset(),
+}
+MANUAL_TARGETS = frozenset({S.OPEN, S.DISPUTED, S.VOID, S.WRITTEN_OFF})
+# States in which an unpaid invoice can fall overdue.
+AWAITING_PAYMENT = frozenset({S.OPEN, S.PARTIALLY_PAID})
+
+
+class TransitionError(ValueError):
+    pass
+
+
+def check_transition(current: InvoiceStatus, target: InvoiceStatus, *, by_person: bool) -> None:
+    if by_person and target not in MANUAL_TARGETS:
+        raise TransitionError(f"{target.value} is set by {_who_sets(target)}, not by hand")
+    if target not in TRANSITIONS[current]:
+        raise TransitionError(f"an invoice cannot go from {current.value} to {target.value}")
+
+
+def _who_sets(target: InvoiceStatus) -> str:
+    return "the scheduled overdue check" if target is S.OVERDUE else "recorded payments"
+
+
+def settled_status(amount_due: int, amount_paid: int, due_date: date, today: date) -> InvoiceStatus:
+    """The status an undisputed, finalized invoice has from its amounts and dates alone."""
+    if amount_paid >= amount_due:
+        return S.PAID
+    if today > due_date:
+        return S.OVERDUE
+    return S.PARTIALLY_PAID if amount_paid > 0 else S.OPEN
+
+
+def overdue_at(due_date: date, timezone: str) -> datetime:
+    """The instant an unpaid invoice becomes overdue: the start of the day after the due date,
+    in the tenant's time zone (a bill due on the 31st is still on time all of the 31st in Berlin)."""
+    return datetime.combine(due_date + timedelta(days=1), time(0, 0), tzinfo=ZoneInfo(timezone))
+
+
+def days_past_due(due_date: date, today: date, status: InvoiceStatus) -> int:
+    if status in {S.PAID, S.VOID, S.WRITTEN_OFF, S.DRAFT}:
+        return 0
+    return max(0, (today - due_date).days)
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    description: str
+    quantity: Decimal
+    unit_amount: int  # minor units, before tax
+    tax_rate: Decimal  # percent, e.g. Decimal("19") or Decimal("7.7")
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    description: str
+    quantity: Decimal
+    unit_amount: int
+    tax_rate: Decimal
+    net_amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaxAmount:
+    rate: Decimal
+    taxable_amount: int
+    tax_amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    lines: list[PricedLine]
+    subtotal: int
+    taxes: list[TaxAmount]
+    tax: int
+    total: int
+
+
+def _round_half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def price_lines(lines: list[LineInput]) -> Pricing:
+    """Exact amounts in minor units from lines (see the module docstring for the rounding rule)."""
+    priced = [
+        PricedLine(
+            description=line.description,
+            quantity=line.quantity,
+            unit_amount=line.unit_amount,
+            tax_rate=line.tax_rate,
+            net_amount=_round_half_up(line.quantity * line.unit_amount),
+        )
+        for line in lines
+    ]
+    by_rate: dict[Decimal, int] = defaultdict(int)
+    for line in priced:
+        by_rate[line.tax_rate.normalize()] += line.net_amount
+    taxes = [
+        TaxAmount(rate=rate, taxable_amount=taxable, tax_amount=_round_half_up(taxable * rate / 100))
+        for rate, taxable in sorted(by_rate.items())
+    ]
+    subtotal = sum(line.net_amount for line in priced)
+    tax = sum(t.tax_amount for t in taxes)
+    return Pricing(lines=priced, subtotal=subtotal, taxes=taxes, tax=tax, total=subtotal + tax)
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one invoice adds to its counterparty's totals in its currency and direction."""
+
+    billed: int = 0
+    paid: int = 0
+    outstanding: int = 0
+    overdue: int = 0
+    open_count: int = 0
+
+    def minus(self, other: Contribution) -> Contribution:
+        return Contribution(
+            billed=self.billed - other.billed,
+            paid=self.paid - other.paid,
+            outstanding=self.outstanding - other.outstanding,
+            overdue=self.overdue - other.overdue,
+            open_count=self.open_count - other.open_count,
+        )
+
+    def is_zero(self) -> bool:
+        return not any((self.billed, self.paid, self.outstanding, self.overdue, self.open_count))
+
+
+def contribution(
+    kind: DocumentKind, status: InvoiceStatus, amount_due: int, amount_paid: int
+) -> Contribution:
+    """Totals are derived, never edited: a change adds `contribution(after) - contribution(before)`.
+
+    Drafts and void documents count for nothing; a written-off invoice keeps what was billed and paid
+    but owes nothing more; a credit note counts against the counterparty's balance.
+    """
+    if status in {S.DRAFT, S.VOID}:
+        return Contribution()
+    sign = -1 if kind is DocumentKind.CREDIT_NOTE else 1
+    remaining = 0 if status in {S.WRITTEN_OFF, S.PAID} else amount_due - amount_paid
+    return Contribution(
+        billed=sign * amount_due,
+        paid=sign * amount_paid,
+        outstanding=sign * remaining,
+        overdue=sign * remaining if status is S.OVERDUE else 0,
+        open_count=1 if remaining else 0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """An invoice's header: everything but its lines, documents and audit trail."""
+
+    tenant_id: str
+    invoice_id: str
+    direction: Direction
+    document_kind: DocumentKind
+    number: str
+    counterparty_id: str
+    counterparty_name: str
+    segment: str | None
+    issue_date: date
+    due_date: date
+    currency: str
+    subtotal: int
+    tax: int
+    amount_due: int
+    amount_paid: int
+    status: InvoiceStatus
+    status_before_dispute: InvoiceStatus | None
+    description: str | None
+    source: str
+    metadata: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @property
+    def amount_outstanding(self) -> int:
+        if self.status in {S.DRAFT, S.VOID, S.WRITTEN_OFF, S.PAID}:
+            return 0
+        return self.amount_due - self.amount_paid
+
+    def contribution(self) -> Contribution:
+        return contribution(self.document_kind, self.status, self.amount_due, self.amount_paid)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceEvent:
+    event_id: str
+    invoice_id: str
+    at: datetime
+    actor: str  # "key:<key id>", "system:<job>", "import:<source>"
+    action: str  # created, status_changed, document_added, document_quarantined, ...
+    changes: dict[str, list[object]]  # field -> [before, after]
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    document_id: str
+    invoice_id: str
+    role: str  # attachment | source
+    status: str  # pending | available | quarantined
+    declared_content_type: str
+    detected_content_type: str | None
+    filename: str | None
+    size_bytes: int | None
+    max_bytes: int
+    sha256: str | None
+    s3_key: str
+    problem: str | None
+    created_at: datetime
+    version: int = 0

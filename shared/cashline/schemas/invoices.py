@@ -1,0 +1,198 @@
+"""Invoice requests and responses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceEvent, InvoiceStatus
+from cashline.schemas.common import CurrencyCode, MinorUnits, OutputModel, RequestModel
+from cashline.schemas.parties import CreateCounterpartyRequest, Metadata
+from cashline.services.invoices import InvoiceView
+
+DecimalText = Annotated[str, Field(pattern=r"^-?\d{1,12}(\.\d{1,6})?$", examples=["2.5"])]
+
+
+class CounterpartyReference(RequestModel):
+    id: str = Field(description="An existing counterparty's id")
+
+
+class LineRequest(RequestModel):
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    quantity: DecimalText = Field(description="Decimal as a string, e.g. '2.5'")
+    unit_amount: MinorUnits = Field(description="Net price per unit, in minor units")
+    tax_rate: DecimalText = Field(description="Percent as a string, e.g. '19' or '7.7'")
+
+
+class CreateInvoiceRequest(RequestModel):
+    direction: Direction
+    counterparty: CounterpartyReference | CreateCounterpartyRequest = Field(
+        description="{'id': ...} of an existing one, or an inline counterparty (matched by "
+        "external_reference or tax_id, else created)"
+    )
+    number: Annotated[str, Field(min_length=1, max_length=64)]
+    issue_date: date
+    due_date: date
+    currency: CurrencyCode
+    amount_due: MinorUnits | None = Field(default=None, gt=0, description="Total, when no lines are given")
+    lines: Annotated[list[LineRequest], Field(min_length=1, max_length=500)] | None = None
+    kind: DocumentKind = DocumentKind.INVOICE
+    status: Literal["draft", "open"] = "open"
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_lines(self) -> CreateInvoiceRequest:
+        if (self.amount_due is None) == (self.lines is None):
+            raise ValueError("give exactly one of amount_due and lines")
+        return self
+
+
+class ChangeStatusRequest(RequestModel):
+    status: Literal["open", "disputed", "void", "written_off"] = Field(
+        description="open: finalize a draft or resolve a dispute (the amounts and dates then decide between "
+        "open, partially_paid and overdue)"
+    )
+    version: int | None = Field(default=None, ge=0, description="When given, a stale version gives 409")
+    note: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class DocumentOutput(OutputModel):
+    id: str
+    object: str = "document"
+    role: str = Field(description="attachment, or source: the e-invoice file the invoice was imported from")
+    status: str = Field(description="pending (upload not checked yet), available, or quarantined")
+    content_type: str
+    detected_type: str | None
+    filename: str | None
+    size_bytes: int | None
+    sha256: str | None
+    problem: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentOutput:
+        return cls(
+            id=document.document_id,
+            role=document.role,
+            status=document.status,
+            content_type=document.declared_content_type,
+            detected_type=document.detected_content_type,
+            filename=document.filename,
+            size_bytes=document.size_bytes,
+            sha256=document.sha256,
+            problem=document.problem,
+            created_at=document.created_at,
+        )
+
+
+class InvoiceOutput(OutputModel):
+    id: str
+    object: str = "invoice"
+    direction: Direction
+    kind: DocumentKind
+    number: str
+    counterparty_id: str
+    counterparty_name: str
+    segment: str | None
+    issue_date: date
+    due_date: date
+    currency: str
+    subtotal: int
+    tax: int
+    amount_due: int
+    amount_paid: int
+    amount_outstanding: int
+    days_past_due: int | None = Field(default=None, description="Whole days since the due date while unpaid")
+    status: InvoiceStatus
+    description: str | None
+    source: str
+    metadata: dict[str, str]
+    lines: list[dict[str, Any]] | None = None
+    taxes: list[dict[str, Any]] | None = None
+    details: dict[str, Any] | None = Field(default=None, description="From an imported e-invoice")
+    documents: list[DocumentOutput] | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def summary(cls, view: InvoiceView | Any) -> InvoiceOutput:
+        invoice = view.invoice if isinstance(view, InvoiceView) else view
+        return cls(
+            id=invoice.invoice_id,
+            direction=invoice.direction,
+            kind=invoice.document_kind,
+            number=invoice.number,
+            counterparty_id=invoice.counterparty_id,
+            counterparty_name=invoice.counterparty_name,
+            segment=invoice.segment,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            currency=invoice.currency,
+            subtotal=invoice.subtotal,
+            tax=invoice.tax,
+            amount_due=invoice.amount_due,
+            amount_paid=invoice.amount_paid,
+            amount_outstanding=invoice.amount_outstanding,
+            status=invoice.status,
+            description=invoice.description,
+            source=invoice.source,
+            metadata=invoice.metadata,
+            created_at=invoice.created_at,
+            updated_at=invoice.updated_at,
+            version=invoice.version,
+        )
+
+    @classmethod
+    def of(cls, view: InvoiceView) -> InvoiceOutput:
+        output = cls.summary(view)
+        output.days_past_due = view.days_past_due
+        output.documents = [DocumentOutput.of(d) for d in view.documents]
+        if view.body is not None:
+            output.lines, output.taxes, output.details = view.body.lines, view.body.taxes, view.body.details
+        return output
+
+
+class InvoiceListQuery(RequestModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    starting_after: str | None = Field(default=None, max_length=4096)
+    direction: Direction | None = None
+    status: str | None = Field(default=None, description="One or several, comma-separated: overdue,open")
+    counterparty_id: str | None = None
+    segment: str | None = None
+    currency: CurrencyCode | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    issue_from: date | None = None
+    issue_to: date | None = None
+    amount_min: int | None = Field(default=None, description="Minor units; needs currency")
+    amount_max: int | None = Field(default=None, description="Minor units; needs currency")
+
+
+class InvoiceEventOutput(OutputModel):
+    id: str
+    object: str = "invoice_event"
+    at: datetime
+    actor: str = Field(description="key:<key id> for a person's API key, system:<job>, import:<source>")
+    action: str
+    changes: dict[str, list[Any]]
+    note: str | None
+
+    @classmethod
+    def of(cls, event: InvoiceEvent) -> InvoiceEventOutput:
+        return cls(
+            id=event.event_id,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            changes=event.changes,
+            note=event.note,
+        )
+
+
+def to_decimal(text: str) -> Decimal:
+    return Decimal(text)

@@ -1,0 +1,135 @@
+"""Counterparties: create, read with totals, change, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from cashline.dal.pagination import Page
+from cashline.dal.party_repository import CounterpartyRepository
+from cashline.domain.counterparties import (
+    Counterparty,
+    CounterpartyRuleError,
+    CounterpartyTotals,
+    check_email,
+    check_phone,
+    normalize_country,
+    normalize_iban,
+    normalize_language,
+    normalize_segment,
+    normalize_tax_id,
+)
+from cashline.errors import ValidationError
+from cashline.ids import new_id
+
+counterparties = CounterpartyRepository()
+
+EDITABLE = (
+    "name",
+    "email",
+    "phone",
+    "address",
+    "country",
+    "preferred_language",
+    "segment",
+    "tax_id",
+    "iban",
+    "external_reference",
+    "metadata",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterpartyView:
+    counterparty: Counterparty
+    totals: list[CounterpartyTotals]
+
+
+def checked_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the given counterparty fields; an error names its field."""
+    checks = {
+        "email": check_email,
+        "phone": check_phone,
+        "country": normalize_country,
+        "preferred_language": normalize_language,
+        "segment": normalize_segment,
+        "tax_id": normalize_tax_id,
+        "iban": normalize_iban,
+    }
+    checked = dict(values)
+    try:
+        for name, check in checks.items():
+            if checked.get(name):
+                checked[name] = check(checked[name])
+        address = checked.get("address")
+        if address and address.get("country"):
+            checked["address"] = {
+                **address,
+                "country": normalize_country(address["country"], "address.country"),
+            }
+    except CounterpartyRuleError as exc:
+        raise ValidationError(str(exc), field=exc.field) from exc
+    if "name" in checked and not str(checked["name"]).strip():
+        raise ValidationError("name must not be empty", field="name")
+    return checked
+
+
+def new_counterparty(tenant_id: str, values: dict[str, Any], *, now: datetime) -> Counterparty:
+    """A checked, not yet stored counterparty (also used for one given inline with an invoice)."""
+    checked = checked_fields(values)
+    return Counterparty(
+        tenant_id=tenant_id,
+        counterparty_id=new_id("counterparty"),
+        name=str(checked["name"]).strip(),
+        email=checked.get("email"),
+        phone=checked.get("phone"),
+        address=checked.get("address"),
+        country=checked.get("country") or (checked.get("address") or {}).get("country"),
+        preferred_language=checked.get("preferred_language"),
+        segment=checked.get("segment"),
+        tax_id=checked.get("tax_id"),
+        iban=checked.get("iban"),
+        external_reference=checked.get("external_reference"),
+        metadata=checked.get("metadata") or {},
+        created_at=now,
+        updated_at=now,
+        version=0,
+    )
+
+
+def create_counterparty(tenant_id: str, values: dict[str, Any], *, now: datetime) -> CounterpartyView:
+    created = counterparties.create(new_counterparty(tenant_id, values, now=now))
+    return CounterpartyView(created, [])
+
+
+def get_counterparty(tenant_id: str, counterparty_id: str) -> CounterpartyView:
+    profile, totals = counterparties.get(tenant_id, counterparty_id)
+    return CounterpartyView(profile, totals)
+
+
+def update_counterparty(
+    tenant_id: str, counterparty_id: str, changes: dict[str, Any], *, expected_version: int, now: datetime
+) -> CounterpartyView:
+    before, totals = counterparties.get(tenant_id, counterparty_id)
+    if before.version != expected_version:
+        from cashline.errors import ConflictError
+
+        raise ConflictError(
+            "counterparty was changed by someone else since this version; read it again", field="version"
+        )
+    checked = checked_fields({k: v for k, v in changes.items() if k in EDITABLE})
+    after = replace(before, **checked, updated_at=now, version=before.version + 1)
+    saved = counterparties.update(before, after)
+    return CounterpartyView(saved, totals)
+
+
+def list_counterparties(
+    tenant_id: str, *, segment: str | None, limit: int, starting_after: str | None
+) -> Page[Counterparty]:
+    return counterparties.list(
+        tenant_id,
+        segment=normalize_segment(segment) if segment else None,
+        limit=limit,
+        starting_after=starting_after,
+    )

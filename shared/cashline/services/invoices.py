@@ -1,0 +1,372 @@
+"""Invoices and bills: create, read, change status, list, audit trail, and the overdue sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cashline.dal.access_repository import TenantRepository
+from cashline.dal.invoice_queries import InvoiceFilter, plan, run
+from cashline.dal.invoice_records import InvoiceRecord
+from cashline.dal.invoice_repository import (
+    OVERDUE_JOB,
+    InvoiceBody,
+    InvoiceRepository,
+    UniqueClaim,
+    to_invoice,
+)
+from cashline.dal.pagination import Page
+from cashline.dal.party_repository import CounterpartyRepository, claimed_by
+from cashline.dal.table import CashlineItem
+from cashline.domain.access import Tenant
+from cashline.domain.counterparties import Counterparty
+from cashline.domain.invoices import (
+    AWAITING_PAYMENT,
+    Direction,
+    Document,
+    DocumentKind,
+    Invoice,
+    InvoiceEvent,
+    InvoiceStatus,
+    LineInput,
+    TransitionError,
+    check_transition,
+    days_past_due,
+    overdue_at,
+    price_lines,
+    settled_status,
+)
+from cashline.domain.money import currency_exponent
+from cashline.errors import ConflictError, NotFoundError, ValidationError
+from cashline.ids import is_id_of, new_id
+from cashline.observability import MetricUnit, logger, metrics
+from cashline.services.counterparties import new_counterparty
+from cashline.services.sweeps import SweepResult, sweep
+
+invoices = InvoiceRepository()
+counterparties = CounterpartyRepository()
+tenants = TenantRepository()
+
+OVERDUE_SCHEDULE = "invoice_overdue_check"
+# A document that states no due date is due this many days after issue (tenants may change it later).
+DEFAULT_PAYMENT_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvoice:
+    direction: Direction
+    number: str
+    issue_date: date
+    due_date: date
+    currency: str
+    counterparty_id: str | None = None
+    counterparty: dict[str, Any] | None = (
+        None  # inline: matched by external reference or tax id, else created
+    )
+    amount_due: int | None = None
+    lines: list[LineInput] | None = None
+    description: str | None = None
+    metadata: dict[str, str] | None = None
+    status: InvoiceStatus = InvoiceStatus.OPEN
+    document_kind: DocumentKind = DocumentKind.INVOICE
+    amount_paid: int = 0  # prepaid amounts stated by an imported document (BT-113)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked invoice ready to store, for the API, CSV rows and e-invoice imports alike."""
+
+    invoice: Invoice
+    body: InvoiceBody
+    claims: list[UniqueClaim]
+    new_counterparty: Counterparty | None
+    overdue_instant: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceView:
+    invoice: Invoice
+    body: InvoiceBody | None
+    documents: list[Document]
+    days_past_due: int
+
+
+def today_for(tenant: Tenant, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+def _resolve_counterparty(tenant_id: str, new: NewInvoice, now: datetime) -> tuple[Counterparty, bool]:
+    """The invoice's counterparty and whether it is new (to be created in the same transaction)."""
+    if new.counterparty_id:
+        if not is_id_of("counterparty", new.counterparty_id):
+            raise NotFoundError("counterparty not found", field="counterparty.id")
+        try:
+            return counterparties.get_profile(tenant_id, new.counterparty_id), False
+        except NotFoundError as exc:
+            raise NotFoundError("counterparty not found", field="counterparty.id") from exc
+    if not new.counterparty:
+        raise ValidationError("give counterparty.id or an inline counterparty", field="counterparty")
+    candidate = new_counterparty(tenant_id, new.counterparty, now=now)
+    for scope, value in (("CPREF", candidate.external_reference), ("CPTAX", candidate.tax_id)):
+        existing = claimed_by(tenant_id, scope, value) if value else None
+        if existing:
+            return counterparties.get_profile(tenant_id, existing), False
+    return candidate, True
+
+
+def _amounts(new: NewInvoice) -> tuple[int, int, int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """subtotal, tax, total, lines and taxes (as stored) from either `lines` or `amount_due`."""
+    if new.lines:
+        priced = price_lines(new.lines)
+        lines = [
+            {
+                "description": line.description,
+                "quantity": str(line.quantity),
+                "unit_amount": line.unit_amount,
+                "tax_rate": str(line.tax_rate),
+                "net_amount": line.net_amount,
+            }
+            for line in priced.lines
+        ]
+        taxes = [
+            {"rate": str(t.rate), "taxable_amount": t.taxable_amount, "tax_amount": t.tax_amount}
+            for t in priced.taxes
+        ]
+        return priced.subtotal, priced.tax, priced.total, lines, taxes
+    if new.amount_due is None:
+        raise ValidationError("give amount_due or lines", field="amount_due")
+    return new.amount_due, 0, new.amount_due, [], []
+
+
+def prepare_invoice(
+    tenant: Tenant,
+    new: NewInvoice,
+    *,
+    now: datetime,
+    source: str,
+    details: dict[str, Any] | None = None,
+    extra_claims: list[UniqueClaim] | None = None,
+) -> Prepared:
+    if new.due_date < new.issue_date:
+        raise ValidationError("due_date is before issue_date", field="due_date")
+    currency_exponent(new.currency)  # raises for an unknown currency
+    subtotal, tax, total, lines, taxes = _amounts(new)
+    if new.document_kind is DocumentKind.INVOICE and total <= 0 and source == "api":
+        raise ValidationError(
+            "an invoice's amount must be positive; use a credit note for refunds", field="amount_due"
+        )
+    counterparty, is_new = _resolve_counterparty(tenant.tenant_id, new, now)
+    number = new.number.strip()
+    today = today_for(tenant, now)
+    status = new.status
+    if status is not InvoiceStatus.DRAFT:
+        status = settled_status(total, new.amount_paid, new.due_date, today)
+    invoice = Invoice(
+        tenant_id=tenant.tenant_id,
+        invoice_id=new_id("invoice"),
+        direction=new.direction,
+        document_kind=new.document_kind,
+        number=number,
+        counterparty_id=counterparty.counterparty_id,
+        counterparty_name=counterparty.name,
+        segment=counterparty.segment,
+        issue_date=new.issue_date,
+        due_date=new.due_date,
+        currency=new.currency,
+        subtotal=subtotal,
+        tax=tax,
+        amount_due=total,
+        amount_paid=new.amount_paid,
+        status=status,
+        status_before_dispute=None,
+        description=new.description,
+        source=source,
+        metadata=new.metadata or {},
+        created_at=now,
+        updated_at=now,
+        version=0,
+    )
+    claims = [
+        UniqueClaim("INVNO", f"{counterparty.counterparty_id}#{number}", "number"),
+        *(extra_claims or []),
+    ]
+    return Prepared(
+        invoice=invoice,
+        body=InvoiceBody(lines=lines, taxes=taxes, details=details),
+        claims=claims,
+        new_counterparty=counterparty if is_new else None,
+        overdue_instant=_overdue_instant(tenant, invoice),
+    )
+
+
+def _overdue_instant(tenant: Tenant, invoice: Invoice) -> datetime | None:
+    """When the overdue check must look at this invoice: only while it awaits payment."""
+    if invoice.status not in AWAITING_PAYMENT:
+        return None
+    return overdue_at(invoice.due_date, tenant.timezone)
+
+
+def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] | None = None) -> Invoice:
+    invoice = prepared.invoice
+    event = InvoiceEvent(
+        event_id=new_id("event"),
+        invoice_id=invoice.invoice_id,
+        at=invoice.created_at,
+        actor=actor,
+        action="created",
+        changes={"status": [None, invoice.status.value], "amount_due": [None, invoice.amount_due]},
+        note=f"source: {invoice.source}",
+    )
+    stored = invoices.create(
+        invoice,
+        prepared.body,
+        event,
+        overdue_instant=prepared.overdue_instant,
+        claims=prepared.claims,
+        new_counterparty=prepared.new_counterparty,
+        documents=documents,
+    )
+    metrics.add_metric(name="InvoiceCreated", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "invoice created",
+        tenant_id=invoice.tenant_id,
+        invoice_id=invoice.invoice_id,
+        direction=invoice.direction.value,
+        source=invoice.source,
+    )
+    return stored
+
+
+def create_invoice(tenant_id: str, new: NewInvoice, *, actor: str, now: datetime) -> InvoiceView:
+    tenant = tenants.get(tenant_id)
+    stored = store_prepared(prepare_invoice(tenant, new, now=now, source="api"), actor=actor)
+    return get_invoice(tenant_id, stored.invoice_id, now=now, tenant=tenant)
+
+
+def get_invoice(
+    tenant_id: str, invoice_id: str, *, now: datetime, tenant: Tenant | None = None
+) -> InvoiceView:
+    if not is_id_of("invoice", invoice_id):
+        raise NotFoundError("invoice not found", field="invoice_id")
+    invoice, body, documents = invoices.get(tenant_id, invoice_id)
+    tenant = tenant or tenants.get(tenant_id)
+    return InvoiceView(
+        invoice, body, documents, days_past_due(invoice.due_date, today_for(tenant, now), invoice.status)
+    )
+
+
+def change_status(
+    tenant_id: str,
+    invoice_id: str,
+    target: InvoiceStatus,
+    *,
+    actor: str,
+    now: datetime,
+    expected_version: int | None = None,
+    note: str | None = None,
+) -> InvoiceView:
+    """A person's status change: finalize (open), dispute, resolve (open), void, write off."""
+    tenant = tenants.get(tenant_id)
+    before = _header(tenant_id, invoice_id)
+    if expected_version is not None and expected_version != before.version:
+        raise ConflictError(
+            "invoice was changed by someone else since this version; read it again", field="version"
+        )
+    after = _apply_target(before, target, today_for(tenant, now), now)
+    _save(tenant, before, after, actor=actor, note=note, now=now)
+    return get_invoice(tenant_id, invoice_id, now=now, tenant=tenant)
+
+
+def _header(tenant_id: str, invoice_id: str) -> Invoice:
+    if not is_id_of("invoice", invoice_id):
+        raise NotFoundError("invoice not found", field="invoice_id")
+    return invoices.get_header(tenant_id, invoice_id)
+
+
+def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: datetime) -> Invoice:
+    status = target
+    if target is InvoiceStatus.OPEN:
+        # "open" from a person means "back in play": the amounts and the date decide the real state.
+        status = settled_status(before.amount_due, before.amount_paid, before.due_date, today)
+    try:
+        check_transition(before.status, status, by_person=target is not InvoiceStatus.OPEN)
+    except TransitionError as exc:
+        raise ConflictError(str(exc), field="status") from exc
+    if target is InvoiceStatus.VOID and before.amount_paid:
+        raise ConflictError(
+            "an invoice with payments cannot be voided; refund or write it off", field="status"
+        )
+    return replace(
+        before,
+        status=status,
+        status_before_dispute=before.status if status is InvoiceStatus.DISPUTED else None,
+        updated_at=now,
+    )
+
+
+def _save(
+    tenant: Tenant, before: Invoice, after: Invoice, *, actor: str, note: str | None, now: datetime
+) -> None:
+    event = InvoiceEvent(
+        event_id=new_id("event"),
+        invoice_id=after.invoice_id,
+        at=now,
+        actor=actor,
+        action="status_changed",
+        changes={"status": [before.status.value, after.status.value]},
+        note=note,
+    )
+    invoices.save_change(before, after, event, overdue_instant=_overdue_instant(tenant, after))
+    metrics.add_metric(name=f"InvoiceTo_{after.status.value}", unit=MetricUnit.Count, value=1)
+
+
+def list_invoices(
+    tenant_id: str, invoice_filter: InvoiceFilter, *, limit: int, starting_after: str | None
+) -> Page[Invoice]:
+    return run(plan(tenant_id, invoice_filter), limit=limit, starting_after=starting_after)
+
+
+def invoice_events(
+    tenant_id: str, invoice_id: str, *, limit: int, starting_after: str | None
+) -> Page[InvoiceEvent]:
+    _header(tenant_id, invoice_id)  # another tenant's invoice is a 404 here too
+    return invoices.events(tenant_id, invoice_id, limit=limit, starting_after=starting_after)
+
+
+def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) -> SweepResult:
+    """Invoices whose due date has passed become `overdue` (the day after it, in the tenant's zone)."""
+    tenants_seen: dict[str, Tenant] = {}
+
+    def mark_overdue(item: CashlineItem) -> bool:
+        if not isinstance(item, InvoiceRecord):
+            return False
+        before = to_invoice(item)
+        if before.status not in AWAITING_PAYMENT:
+            return False
+        tenant = tenants_seen.get(before.tenant_id) or tenants.get(before.tenant_id)
+        tenants_seen[before.tenant_id] = tenant
+        after = replace(before, status=InvoiceStatus.OVERDUE, updated_at=tick_at)
+        _save(tenant, before, after, actor="system:overdue-check", note=None, now=tick_at)
+        return True
+
+    return sweep(
+        schedule=OVERDUE_SCHEDULE,
+        job=OVERDUE_JOB,
+        tick_at=tick_at,
+        lookback=lookback,
+        worker=worker,
+        handle=mark_overdue,
+    )
+
+
+def parse_quantity(value: str, field: str) -> Decimal:
+    try:
+        quantity = Decimal(value)
+    except ArithmeticError as exc:
+        raise ValidationError("not a decimal number", field=field) from exc
+    if not quantity.is_finite():
+        raise ValidationError("not a finite number", field=field)
+    return quantity
