@@ -8,11 +8,15 @@ from cashline.observability import logger, metrics
 from chalicelib.access_routes import access_api
 from chalicelib.auth import auth
 from chalicelib.counterparty_routes import counterparty_api
+from chalicelib.document_routes import document_api
 from chalicelib.health_routes import health
 from chalicelib.invoice_routes import invoice_api
+from chalicelib.queue_handlers import queues
 from chalicelib.scheduled import schedules
 
 app = Chalice(app_name="cashline")
+# Factur-X imports arrive as PDF: API Gateway must pass them as bytes, not text.
+app.api.binary_types.append("application/pdf")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
@@ -21,4 +25,6 @@ app.register_blueprint(health)
 app.register_blueprint(access_api)
 app.register_blueprint(counterparty_api)
 app.register_blueprint(invoice_api)
+app.register_blueprint(document_api)
 app.register_blueprint(schedules)
+app.register_blueprint(queues)

@@ -70,12 +70,23 @@ class Call(Generic[BodyT, QueryT]):
     path: dict[str, str]
     now: datetime
     request_id: str
+    raw_body: bytes = b""
+    content_type: str = ""
 
     @property
     def tenant_id(self) -> str:
         if self.principal is None:
             raise UnauthorizedError("this route needs an API key")
         return self.principal.tenant_id
+
+
+@dataclass(frozen=True, slots=True)
+class RawOutput:
+    """A non-JSON answer (a CSV export): the route declares `produces=` and returns this."""
+
+    body: str
+    content_type: str
+    filename: str | None = None
 
 
 def status_of(error: CashlineError) -> int:
@@ -131,6 +142,10 @@ def _principal(request: Request) -> Principal | None:
     return Principal(tenant_id=context["tenant_id"], key_id=context["key_id"], role=Role(context["role"]))
 
 
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _raw_body(request: Request) -> bytes:
     raw = request.raw_body
     return raw.encode() if isinstance(raw, str) else (raw or b"")
@@ -154,6 +169,8 @@ def api_route(
     idempotent: bool = False,
     redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     tag: str = "general",
+    accepts: tuple[str, ...] = (),
+    produces: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route on `blueprint` with parsing, role checks, idempotency and error mapping."""
     spec = RouteSpec(
@@ -167,6 +184,8 @@ def api_route(
         role=role.value if role else None,
         idempotent=idempotent,
         tag=tag,
+        accepts=accepts,
+        produces=produces,
     )
     ROUTES.append(spec)
 
@@ -192,7 +211,7 @@ def api_route(
             methods=[method],
             authorizer=api_key_authorizer if role else None,
             # Accepted here so that a wrong body type gets our 415 (in _serve), not Chalice's own shape.
-            content_types=[*JSON_CONTENT_TYPES, *_REFUSED_CONTENT_TYPES],
+            content_types=list(dict.fromkeys([*JSON_CONTENT_TYPES, *_REFUSED_CONTENT_TYPES, *accepts])),
         )(view)
         return route_function
 
@@ -215,7 +234,12 @@ def _answer(
         return error_response(
             status_of(error),
             ErrorDetail(
-                type=error.error_type, message=error.message, field=error.field, request_id=request_id
+                type=error.error_type,
+                message=error.message,
+                field=error.field,
+                request_id=request_id,
+                rule=_text_or_none(error.details.get("rule")),
+                existing_id=_text_or_none(error.details.get("existing_id")),
             ),
         )
     except Exception:
@@ -235,10 +259,9 @@ def _serve(
 ) -> Response:
     raw_body = _raw_body(request)
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if raw_body and content_type not in JSON_CONTENT_TYPES:
-        raise UnsupportedMediaTypeError(
-            "send the body as JSON with Content-Type: application/json", field="Content-Type"
-        )
+    accepted = spec.accepts or tuple(JSON_CONTENT_TYPES)
+    if raw_body and content_type not in accepted:
+        raise UnsupportedMediaTypeError(f"send the body as {' or '.join(accepted)}", field="Content-Type")
     principal = _principal(request)
     if spec.role is not None:
         if principal is None:
@@ -247,12 +270,21 @@ def _serve(
             raise ForbiddenError(f"a {principal.role.value} key may not do this; it needs {spec.role}")
     call = Call(
         principal=principal,
-        body=_parse(spec.request_model, raw_body, from_query=False),
+        body=None if spec.accepts else _parse(spec.request_model, raw_body, from_query=False),
         query=_parse(spec.query_model, _query_dict(request), from_query=True),
         path=path_params,
         now=system_clock(),
         request_id=request_id,
+        raw_body=raw_body,
+        content_type=content_type,
     )
+
+    if spec.produces != "application/json":
+        raw: RawOutput = route_function(call)
+        raw_headers: dict[str, str | list[str]] = {"Content-Type": raw.content_type}
+        if raw.filename:
+            raw_headers["Content-Disposition"] = f'attachment; filename="{raw.filename}"'
+        return Response(body=raw.body, status_code=spec.status, headers=raw_headers)
 
     def produce() -> tuple[int, dict[str, Any]]:
         result = route_function(call)

@@ -98,9 +98,28 @@ class LocalCloud:
                 Bucket=local_name(bucket), CreateBucketConfiguration={"LocationConstraint": self.region}
             )
         self._create_queues()
+        self._connect_bucket_notifications()
         events = self.client("events")
         for bus_id in resources_of_type("AWS::Events::EventBus"):
             events.create_event_bus(Name=local_name(bus_id))
+
+    def _connect_bucket_notifications(self) -> None:
+        """S3 -> SQS notifications as the template declares them (moto delivers them in process)."""
+        s3, sqs = self.client("s3"), self.client("sqs")
+        for bucket_id, props in resources_of_type("AWS::S3::Bucket").items():
+            configurations = []
+            for entry in props.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+                queue_url = self.queue_urls[entry["Queue"]["Fn::GetAtt"][0]]
+                arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+                configuration: dict[str, Any] = {"QueueArn": arn["QueueArn"], "Events": [entry["Event"]]}
+                if "Filter" in entry:
+                    configuration["Filter"] = {"Key": {"FilterRules": entry["Filter"]["S3Key"]["Rules"]}}
+                configurations.append(configuration)
+            if configurations:
+                s3.put_bucket_notification_configuration(
+                    Bucket=local_name(bucket_id),
+                    NotificationConfiguration={"QueueConfigurations": configurations},
+                )
 
     def _create_queues(self) -> None:
         sqs = self.client("sqs")
@@ -121,7 +140,8 @@ class LocalCloud:
                         "maxReceiveCount": str(redrive["maxReceiveCount"]),
                     }
                 )
-            url = sqs.create_queue(QueueName=local_name(queue_id), Attributes=attributes)["QueueUrl"]
+            name = queues[queue_id].get("QueueName") or local_name(queue_id)
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             self.queue_urls[queue_id] = url
 
     def environment(self) -> dict[str, str]:

@@ -24,7 +24,6 @@ from localcloud.handlers import (
 )
 from localcloud.paths import LOCAL_STATE
 from localcloud.seed import seed_demo
-from localcloud.template import local_name
 
 log = logging.getLogger("localcloud")
 
@@ -71,7 +70,7 @@ class QueuePump(threading.Thread):
 
     def run(self) -> None:
         sqs = self._cloud.client("sqs")
-        urls = {local_name(logical): url for logical, url in self._cloud.queue_urls.items()}
+        urls = {url.rsplit("/", 1)[-1]: url for url in self._cloud.queue_urls.values()}
         handlers = queue_handlers(self._app)
         while not self._stopping.is_set():
             if not handlers:

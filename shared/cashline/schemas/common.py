@@ -36,6 +36,8 @@ class ErrorDetail(OutputModel):
     message: str
     field: str | None = Field(default=None, description="The request field at fault, when there is one")
     request_id: str | None = None
+    rule: str | None = Field(default=None, description="The business rule broken, e.g. EN 16931 BR-CO-15")
+    existing_id: str | None = Field(default=None, description="On a duplicate (409): the record that exists")
 
 
 class ErrorOutput(OutputModel):

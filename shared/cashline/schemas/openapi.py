@@ -32,6 +32,8 @@ class RouteSpec:
     role: str | None = None
     idempotent: bool = False
     tag: str = "general"
+    accepts: tuple[str, ...] = ()  # raw request bodies (CSV, XML, PDF) instead of a JSON model
+    produces: str = "application/json"
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -51,6 +53,8 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "OK"}
     if route.response_model is not None:
         success["content"] = {"application/json": {"schema": _ref(route.response_model)}}
+    elif route.produces != "application/json":
+        success["content"] = {route.produces: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(route.status): success}
     for status, description in _ERROR_STATUSES.items():
         if route.role is None and status in {"401", "403"}:
@@ -81,7 +85,12 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
         )
     if parameters:
         operation["parameters"] = parameters
-    if route.request_model is not None:
+    if route.accepts:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in route.accepts},
+        }
+    elif route.request_model is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _ref(route.request_model)}},

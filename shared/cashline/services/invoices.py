@@ -76,6 +76,17 @@ class NewInvoice:
 
 
 @dataclass(frozen=True, slots=True)
+class StatedAmounts:
+    """Amounts a document states (an imported e-invoice), taken as they are once checked."""
+
+    subtotal: int
+    tax: int
+    total: int
+    lines: list[dict[str, Any]]
+    taxes: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A checked invoice ready to store, for the API, CSV rows and e-invoice imports alike."""
 
@@ -149,11 +160,21 @@ def prepare_invoice(
     source: str,
     details: dict[str, Any] | None = None,
     extra_claims: list[UniqueClaim] | None = None,
+    stated: StatedAmounts | None = None,
 ) -> Prepared:
     if new.due_date < new.issue_date:
         raise ValidationError("due_date is before issue_date", field="due_date")
     currency_exponent(new.currency)  # raises for an unknown currency
-    subtotal, tax, total, lines, taxes = _amounts(new)
+    if stated is not None:
+        subtotal, tax, total, lines, taxes = (
+            stated.subtotal,
+            stated.tax,
+            stated.total,
+            stated.lines,
+            stated.taxes,
+        )
+    else:
+        subtotal, tax, total, lines, taxes = _amounts(new)
     if new.document_kind is DocumentKind.INVOICE and total <= 0 and source == "api":
         raise ValidationError(
             "an invoice's amount must be positive; use a credit note for refunds", field="amount_due"

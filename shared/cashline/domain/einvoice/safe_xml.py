@@ -13,13 +13,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
 
-# defusedxml ships no type hints (and types-defusedxml is not a project dependency).
-from defusedxml.ElementTree import (  # type: ignore[import-untyped]
-    DTDForbidden,
-    EntitiesForbidden,
-    ExternalReferenceForbidden,
-    fromstring,
-)
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import fromstring
 
 from cashline.domain.einvoice.model import EInvoiceError
 from cashline.domain.money import CurrencyError, currency_exponent, normalize_currency

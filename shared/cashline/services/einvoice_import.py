@@ -1,0 +1,231 @@
+"""`POST /v1/invoices/import`: an EN 16931 e-invoice (UBL, CII, Factur-X PDF) becomes an invoice.
+
+The document's arithmetic is checked against the EN 16931 rules first (a 422 names the rule); its
+seller or buyer becomes the counterparty by the document's direction for this tenant; the file
+itself is kept in S3 as the invoice's `source` document; the same file twice is a 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from cashline.adapters.documents import DocumentStore
+from cashline.dal.invoice_repository import UniqueClaim
+from cashline.dal.party_repository import claimed_by
+from cashline.domain.access import Tenant
+from cashline.domain.counterparties import normalize_tax_id
+from cashline.domain.einvoice import EInvoice, EInvoiceError, Party, check_totals, parse_einvoice
+from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceStatus
+from cashline.errors import ConflictError, UnprocessableError, ValidationError
+from cashline.ids import new_id
+from cashline.services import invoices as invoice_service
+from cashline.services.invoices import InvoiceView, NewInvoice, StatedAmounts
+
+MAX_IMPORT_BYTES = 4 * 1024 * 1024  # under Lambda's 6 MB payload once API Gateway has base64-encoded a PDF
+CONTENT_TYPES = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
+
+
+def _direction(tenant: Tenant, document: EInvoice, hint: Direction | None) -> Direction:
+    """Receivable when the tenant is the seller, payable when it is the buyer."""
+    if hint is not None:
+        return hint
+    ours = {normalize_tax_id(tenant.tax_id)} if tenant.tax_id else set()
+    names = {tenant.name.casefold()}
+
+    def is_us(party: Party) -> bool:
+        return bool(party.tax_id and normalize_tax_id(party.tax_id) in ours) or party.name.casefold() in names
+
+    seller, buyer = is_us(document.seller), is_us(document.buyer)
+    if seller != buyer:
+        return Direction.RECEIVABLE if seller else Direction.PAYABLE
+    raise UnprocessableError(
+        "cannot tell whether this document is yours to collect or to pay: set the tenant's tax_id, or pass "
+        "?direction=receivable|payable",
+        field="direction",
+    )
+
+
+def _counterparty_values(party: Party, iban: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": party.name}
+    if party.tax_id:
+        values["tax_id"] = party.tax_id
+    if party.email:
+        values["email"] = party.email
+    if party.country:
+        values["country"] = party.country
+    if party.street or party.city:
+        values["address"] = {
+            k: v
+            for k, v in {
+                "line1": party.street or party.city or "",
+                "city": party.city,
+                "postal_code": party.postal_code,
+                "country": party.country,
+            }.items()
+            if v
+        }
+    if iban:
+        values["iban"] = iban
+    return values
+
+
+def _stated(document: EInvoice) -> StatedAmounts:
+    totals = document.totals
+    lines = [
+        {
+            "line_id": line.line_id,
+            "description": line.description,
+            "quantity": str(line.quantity),
+            "unit_code": line.unit_code,
+            "unit_price": str(line.unit_price),
+            "net_amount": line.net_amount,
+            "tax_category": line.tax_category,
+            "tax_rate": str(line.tax_rate) if line.tax_rate is not None else None,
+        }
+        for line in document.lines
+    ]
+    taxes = [
+        {
+            "category": t.category,
+            "rate": str(t.rate) if t.rate is not None else None,
+            "taxable_amount": t.taxable_amount,
+            "tax_amount": t.tax_amount,
+            "exemption_reason": t.exemption_reason,
+        }
+        for t in document.tax_subtotals
+    ]
+    return StatedAmounts(
+        subtotal=totals.tax_exclusive,
+        tax=totals.tax_total,
+        total=totals.tax_inclusive + totals.rounding,
+        lines=lines,
+        taxes=taxes,
+    )
+
+
+def _details(document: EInvoice) -> dict[str, Any]:
+    return {
+        "syntax": document.syntax,
+        "container": document.container,
+        "profile": document.profile,
+        "type_code": document.type_code,
+        "payment_terms": document.payment_terms,
+        "creditor_iban": document.creditor_iban,
+        "payment_reference": document.payment_reference,
+        "buyer_reference": document.buyer_reference,
+        "order_reference": document.order_reference,
+        "notes": document.notes,
+        "totals": asdict(document.totals),
+        "allowances_charges": [
+            {
+                "is_charge": a.is_charge,
+                "amount": a.amount,
+                "reason": a.reason,
+                "tax_category": a.tax_category,
+                "tax_rate": str(a.tax_rate) if a.tax_rate is not None else None,
+            }
+            for a in document.allowances_charges
+        ],
+    }
+
+
+def read_document(data: bytes, content_type: str) -> EInvoice:
+    if not data:
+        raise ValidationError("the body is empty: send the e-invoice file itself", field="body")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ValidationError(f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MB", field="body")
+    if content_type not in CONTENT_TYPES:
+        raise ValidationError("send application/xml or application/pdf", field="Content-Type")
+    try:
+        document = parse_einvoice(data)
+    except EInvoiceError as exc:
+        raise ValidationError(exc.message, field=f"body.{exc.field}" if exc.field else "body") from exc
+    violations = check_totals(document)
+    if violations:
+        first = violations[0]
+        raise UnprocessableError(
+            f"{first.rule}: {first.message}"
+            + (f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""),
+            field="body",
+            details={"rule": first.rule},
+        )
+    return document
+
+
+def import_einvoice(
+    store: DocumentStore,
+    tenant_id: str,
+    data: bytes,
+    *,
+    content_type: str,
+    direction: Direction | None,
+    actor: str,
+    now: datetime,
+) -> InvoiceView:
+    document = read_document(data, content_type)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = claimed_by(tenant_id, "DOCSHA", digest)
+    if existing:
+        raise ConflictError(
+            "this document was imported already", field="body", details={"existing_id": existing}
+        )
+    tenant = invoice_service.tenants.get(tenant_id)
+    chosen = _direction(tenant, document, direction)
+    other = document.buyer if chosen is Direction.RECEIVABLE else document.seller
+    iban = document.creditor_iban if chosen is Direction.PAYABLE else None
+    new = NewInvoice(
+        direction=chosen,
+        number=document.number,
+        issue_date=document.issue_date,
+        due_date=document.due_date
+        or document.issue_date + timedelta(days=invoice_service.DEFAULT_PAYMENT_DAYS),
+        currency=document.currency,
+        counterparty=_counterparty_values(other, iban),
+        document_kind=DocumentKind.CREDIT_NOTE
+        if document.document_type == "credit_note"
+        else DocumentKind.INVOICE,
+        amount_paid=document.totals.prepaid,
+        status=InvoiceStatus.OPEN,
+    )
+    try:
+        prepared = invoice_service.prepare_invoice(
+            tenant,
+            new,
+            now=now,
+            source=f"import:{document.syntax}-{document.container}",
+            details=_details(document),
+            extra_claims=[UniqueClaim("DOCSHA", digest, "body")],
+            stated=_stated(document),
+        )
+    except ValidationError as exc:
+        # The document's own data broke a rule of ours (e.g. an IBAN that does not check out).
+        raise UnprocessableError(
+            f"the document's {exc.field}: {exc.message}", field=f"body.{exc.field}"
+        ) from exc
+    invoice = prepared.invoice
+    extension = CONTENT_TYPES[content_type]
+    source = Document(
+        document_id=new_id("document"),
+        invoice_id=invoice.invoice_id,
+        role="source",
+        status="available",
+        declared_content_type=content_type,
+        detected_content_type=extension,
+        filename=f"{document.number}.{extension}",
+        size_bytes=len(data),
+        max_bytes=MAX_IMPORT_BYTES,
+        sha256=digest,
+        s3_key=f"documents/{tenant_id}/{invoice.invoice_id}/source.{extension}",
+        problem=None,
+        created_at=now,
+    )
+    store.put(source.s3_key, data, content_type=content_type)
+    try:
+        invoice_service.store_prepared(prepared, actor=actor, documents=[source])
+    except BaseException:
+        store.delete(source.s3_key)  # nothing half-written: no file without its invoice
+        raise
+    return invoice_service.get_invoice(tenant_id, invoice.invoice_id, now=now, tenant=tenant)
