@@ -103,7 +103,10 @@ def json_response(status: int, body: str, headers: dict[str, str] | None = None)
 
 
 def error_response(status: int, detail: ErrorDetail) -> Response:
-    return json_response(status, ErrorOutput(error=detail).model_dump_json())
+    body = ErrorOutput(error=detail).model_dump(mode="json")
+    # `field` and `request_id` are always there (null when none); the rest only when they say something.
+    body["error"] = {k: v for k, v in body["error"].items() if v is not None or k in {"field", "request_id"}}
+    return json_response(status, json.dumps(body))
 
 
 def _field_of(error: dict[str, Any], prefix: str | None) -> str | None:

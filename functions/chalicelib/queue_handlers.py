@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, SQSEvent
 
 from cashline.clock import system_clock
@@ -30,9 +31,10 @@ def document_uploaded(event: SQSEvent) -> dict[str, Any]:
             if str(entry.get("eventName", "")).startswith("ObjectCreated"):
                 check_upload(store, entry["s3"]["object"]["key"], now=system_clock())
 
-    return process_partial_response(
+    response = process_partial_response(
         event=event.to_dict(),
         record_handler=check,
         processor=BatchProcessor(event_type=EventType.SQS),
-        context=event.context,
+        context=cast(LambdaContext, event.context),
     )
+    return dict(response)
