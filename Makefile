@@ -45,7 +45,7 @@ test: lint typecheck template-lint
 	$(BIN)/pytest -q
 
 bench: setup
-	$(BIN)/python -m bench
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench
 
 # The deployable stack: the layer (shared/ + runtime deps for Lambda) and the merged template.
 layer: setup

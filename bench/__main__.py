@@ -6,6 +6,8 @@ import os
 from datetime import UTC, datetime
 
 from bench.cold_imports import measure as measure_imports
+from bench.invoice_costs import corpus_available, measure_lists
+from bench.invoice_costs import measure_imports as measure_einvoice_imports
 from bench.route_costs import measure_routes, measure_sweep
 from localcloud.cloud import LocalCloud
 from localcloud.gateway import ApiGateway
@@ -57,11 +59,45 @@ def main() -> None:
             f"{s.write_units:g} |"
             for s in sweeps
         ]
+        lines += _invoice_sections(ApiGateway(app))
     report = "\n".join(lines) + "\n"
     print(report)
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.md").write_text(report)
+
+
+def _invoice_sections(gateway: ApiGateway) -> list[str]:
+    lines: list[str] = []
+    if corpus_available():
+        imported = measure_einvoice_imports(gateway, int(os.environ.get("BENCH_IMPORTS", "1000")))
+        lines += [
+            "",
+            f"## Importing {imported.invoices} e-invoices (UBL and CII samples, numbers made unique)",
+            "",
+            "| invoices | seconds | ms per invoice | DynamoDB calls per invoice | RCU per invoice | "
+            "WCU per invoice |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {imported.invoices} | {imported.seconds:.1f} | "
+            f"{imported.seconds * 1000 / imported.invoices:.1f} "
+            f"| {imported.calls_per_invoice:.2f} | {imported.read_units_per_invoice:.2f} | "
+            f"{imported.write_units_per_invoice:.2f} |",
+        ]
+    sizes = [int(s) for s in os.environ.get("BENCH_TENANT_SIZES", "1000,100000").split(",")]
+    figures = measure_lists(gateway, sizes)
+    lines += [
+        "",
+        "## One page of 100 invoices, by filter, as the tenant grows",
+        "",
+        "| invoices in tenant | filter | returned | DynamoDB calls | RCU | ms |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {f.tenant_invoices} | `{f.query}` | {f.returned} | {f.calls} | {f.read_units:g} | "
+        f"{f.milliseconds:.0f} |"
+        for f in figures
+    ]
+    return lines
 
 
 if __name__ == "__main__":

@@ -54,7 +54,6 @@ STATUS_BY_ERROR: list[tuple[type[CashlineError], int]] = [
 ROUTES: list[RouteSpec] = []
 
 JSON_CONTENT_TYPES = ["application/json"]
-_REFUSED_CONTENT_TYPES = ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]
 
 BodyT = TypeVar("BodyT")
 QueryT = TypeVar("QueryT")
@@ -213,8 +212,8 @@ def api_route(
             path,
             methods=[method],
             authorizer=api_key_authorizer if role else None,
-            # Accepted here so that a wrong body type gets our 415 (in _serve), not Chalice's own shape.
-            content_types=list(dict.fromkeys([*JSON_CONTENT_TYPES, *_REFUSED_CONTENT_TYPES, *accepts])),
+            # Every type reaches _serve, so a wrong body type gets our 415, not Chalice's own shape.
+            content_types=["*/*"],
         )(view)
         return route_function
 
@@ -302,9 +301,9 @@ def _serve(
             tenant_id=principal.tenant_id,
             operation=f"{spec.method} {spec.path}",
             idempotency_key=idempotency_key,
-            # Same key, same route, other path ids or other body: refused, not replayed.
+            # Same key, same route, other path ids, query or body: refused, not replayed.
             request_fingerprint=fingerprint(
-                json.dumps(path_params, sort_keys=True).encode() + b"\n" + raw_body
+                json.dumps([path_params, _query_dict(request)], sort_keys=True).encode() + b"\n" + raw_body
             ),
             produce=produce,
             redact=redact or (lambda body: body),

@@ -8,20 +8,17 @@ from chalice.app import Blueprint
 
 from cashline.dal.invoice_queries import InvoiceFilter
 from cashline.domain.access import Role
-from cashline.domain.invoices import InvoiceStatus, LineInput
+from cashline.domain.invoices import InvoiceStatus
 from cashline.errors import ValidationError
 from cashline.schemas.common import ListQuery, PageOutput
 from cashline.schemas.invoices import (
     ChangeStatusRequest,
-    CounterpartyReference,
     CreateInvoiceRequest,
     InvoiceEventOutput,
     InvoiceListQuery,
     InvoiceOutput,
-    to_decimal,
 )
 from cashline.services import invoices
-from cashline.services.invoices import NewInvoice
 from chalicelib.http import Call, api_route
 
 invoice_api = Blueprint(__name__)
@@ -30,37 +27,6 @@ TAG = "invoices"
 
 def actor_of(call: Call[Any, Any]) -> str:
     return f"key:{call.principal.key_id}" if call.principal else "anonymous"
-
-
-def _new_invoice(body: CreateInvoiceRequest) -> NewInvoice:
-    reference = body.counterparty if isinstance(body.counterparty, CounterpartyReference) else None
-    inline = None if reference else body.counterparty.model_dump(exclude_none=True)
-    lines = None
-    if body.lines:
-        lines = [
-            LineInput(
-                description=line.description,
-                quantity=to_decimal(line.quantity),
-                unit_amount=line.unit_amount,
-                tax_rate=to_decimal(line.tax_rate),
-            )
-            for line in body.lines
-        ]
-    return NewInvoice(
-        direction=body.direction,
-        number=body.number,
-        issue_date=body.issue_date,
-        due_date=body.due_date,
-        currency=body.currency,
-        counterparty_id=reference.id if reference else None,
-        counterparty=inline,
-        amount_due=body.amount_due,
-        lines=lines,
-        description=body.description,
-        metadata=body.metadata,
-        status=InvoiceStatus(body.status),
-        document_kind=body.kind,
-    )
 
 
 @api_route(
@@ -77,7 +43,7 @@ def _new_invoice(body: CreateInvoiceRequest) -> NewInvoice:
 )
 def create_invoice(call: Call[CreateInvoiceRequest, Any]) -> InvoiceOutput:
     view = invoices.create_invoice(
-        call.tenant_id, _new_invoice(call.body), actor=actor_of(call), now=call.now
+        call.tenant_id, call.body.to_new_invoice(), actor=actor_of(call), now=call.now
     )
     return InvoiceOutput.of(view)
 

@@ -1,17 +1,85 @@
-"""Demo data for `make run`: a tenant and keys of each role.
+"""Demo data for `make run`: a tenant, keys of each role, and a realistic book of invoices and
+bills in several currencies, some overdue, one disputed.
 
-Invoices, counterparties and payments join the seed as their issues land (docs/roadmap in the
-issue notes); the seed goes through the same services the API uses, never raw table writes.
+Everything goes through the services the API uses, never raw table writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from cashline.domain.access import Role
+from cashline.domain.invoices import Direction, InvoiceStatus, LineInput
 from cashline.services.access import TenantSettings, create_api_key, create_tenant
+from cashline.services.counterparties import create_counterparty
+from cashline.services.invoices import NewInvoice, change_status, create_invoice
 from localcloud.paths import LOCAL_STATE
+
+CUSTOMERS: list[dict[str, Any]] = [
+    {
+        "name": "Bäckerei Sonnenschein KG",
+        "country": "DE",
+        "segment": "smb",
+        "preferred_language": "de",
+        "email": "buchhaltung@sonnenschein.example",
+        "tax_id": "DE811111111",
+        "iban": "DE89370400440532013000",
+    },
+    {
+        "name": "Alpine Logistics AG",
+        "country": "CH",
+        "segment": "enterprise",
+        "preferred_language": "de_CH",
+        "email": "ap@alpine-logistics.example",
+        "tax_id": "CHE123456789",
+    },
+    {
+        "name": "Harbour & Sons Ltd",
+        "country": "GB",
+        "segment": "enterprise",
+        "preferred_language": "en_GB",
+        "email": "accounts@harbour.example",
+        "external_reference": "CRM-0042",
+    },
+    {
+        "name": "Studio Lumière SARL",
+        "country": "FR",
+        "segment": "smb",
+        "preferred_language": "fr",
+        "email": "compta@lumiere.example",
+    },
+]
+SUPPLIERS: list[dict[str, Any]] = [
+    {"name": "Stahlwerk Ruhr GmbH", "country": "DE", "segment": "supplier", "iban": "DE02120300000000202051"},
+    {"name": "Nordic Components AB", "country": "SE", "segment": "supplier"},
+]
+# (customer index, number, currency, lines [(description, quantity, unit amount, rate)], issued days ago,
+#  days to pay, status after creation)
+RECEIVABLES = [
+    (0, "RE-2026-1001", "EUR", [("Maintenance contract Q4", "1", 450000, "19")], 75, 30, None),
+    (
+        0,
+        "RE-2026-1017",
+        "EUR",
+        [("Spare parts", "12", 1850, "19"), ("Delivery", "1", 2500, "19")],
+        20,
+        14,
+        None,
+    ),
+    (1, "RE-2026-1002", "CHF", [("Conveyor installation", "1", 1280000, "8.1")], 50, 30, None),
+    (1, "RE-2026-1023", "CHF", [("Service hours", "7.5", 14500, "8.1")], 5, 30, None),
+    (2, "RE-2026-1009", "GBP", [("Hydraulic press", "1", 2390000, "20")], 40, 30, "disputed"),
+    (2, "RE-2026-1024", "GBP", [("Training day", "2", 95000, "20")], 3, 30, None),
+    (3, "RE-2026-1011", "EUR", [("Lighting rig rental", "3", 42000, "20")], 100, 30, None),
+]
+PAYABLES = [
+    (0, "SW-88812", "EUR", [("Steel sheet 2mm", "40", 18900, "19")], 25, 30),
+    (0, "SW-88790", "EUR", [("Steel profiles", "120", 4150, "19")], 55, 30),
+    (1, "NC-2026-331", "SEK", [("Bearings", "500", 8900, "25")], 10, 45),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +88,21 @@ class DemoTenant:
     keys: dict[Role, str]
 
 
+def _lines(specs: list[tuple[str, str, int, str]]) -> list[LineInput]:
+    return [
+        LineInput(description=d, quantity=Decimal(q), unit_amount=u, tax_rate=Decimal(r))
+        for d, q, u, r in specs
+    ]
+
+
 def seed_demo(now: datetime) -> DemoTenant:
     tenant = create_tenant(
         TenantSettings(
-            name="Nordlicht Maschinenbau GmbH", country="DE", base_currency="EUR", timezone="Europe/Berlin"
+            name="Nordlicht Maschinenbau GmbH",
+            country="DE",
+            base_currency="EUR",
+            timezone="Europe/Berlin",
+            tax_id="DE999999999",
         ),
         now=now,
     )
@@ -31,7 +110,58 @@ def seed_demo(now: datetime) -> DemoTenant:
         role: create_api_key(tenant.tenant_id, name=f"demo {role.value}", role=role, now=now).secret
         for role in (Role.ADMIN, Role.FINANCE, Role.READ_ONLY)
     }
+    actor = "system:demo-seed"
+    customers = [create_counterparty(tenant.tenant_id, c, now=now).counterparty for c in CUSTOMERS]
+    suppliers = [create_counterparty(tenant.tenant_id, s, now=now).counterparty for s in SUPPLIERS]
+    today = now.date()
+    for who, number, currency, lines, issued_ago, terms, status in RECEIVABLES:
+        issued = today - timedelta(days=issued_ago)
+        view = create_invoice(
+            tenant.tenant_id,
+            _new(
+                Direction.RECEIVABLE, customers[who].counterparty_id, number, currency, lines, issued, terms
+            ),
+            actor=actor,
+            now=now,
+        )
+        if status:
+            change_status(
+                tenant.tenant_id,
+                view.invoice.invoice_id,
+                InvoiceStatus(status),
+                actor=actor,
+                now=now,
+                note="customer says the press was delivered late",
+            )
+    for who, number, currency, lines, issued_ago, terms in PAYABLES:
+        issued = today - timedelta(days=issued_ago)
+        create_invoice(
+            tenant.tenant_id,
+            _new(Direction.PAYABLE, suppliers[who].counterparty_id, number, currency, lines, issued, terms),
+            actor=actor,
+            now=now,
+        )
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")
     return DemoTenant(tenant_id=tenant.tenant_id, keys=keys)
+
+
+def _new(
+    direction: Direction,
+    counterparty_id: str,
+    number: str,
+    currency: str,
+    lines: list[tuple[str, str, int, str]],
+    issued: date,
+    terms: int,
+) -> NewInvoice:
+    return NewInvoice(
+        direction=direction,
+        number=number,
+        issue_date=issued,
+        due_date=issued + timedelta(days=terms),
+        currency=currency,
+        counterparty_id=counterparty_id,
+        lines=_lines(lines),
+    )

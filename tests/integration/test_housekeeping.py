@@ -8,7 +8,7 @@ from typing import Any
 
 from cashline.domain.access import Role
 from cashline.services.access import create_api_key, get_api_key
-from localcloud.handlers import fire_schedule, fire_schedules
+from localcloud.handlers import fire_schedule
 from tests.utils import TestTenant
 
 # Each test ticks in its own far-future hour so the shared sweep cursor never interferes.
@@ -32,7 +32,7 @@ def test_the_same_tick_twice_or_concurrently_runs_once(chalice_app: Any) -> None
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda _: fire_schedule(chalice_app, "housekeeping", tick), range(6)))
     assert sum(r["claimed"] for r in results) == 1
-    assert fire_schedules(chalice_app, tick)["housekeeping"]["claimed"] is False
+    assert fire_schedule(chalice_app, "housekeeping", tick)["claimed"] is False
 
 
 def test_a_sweep_reads_nothing_that_is_not_due(chalice_app: Any, tenant: TestTenant) -> None:

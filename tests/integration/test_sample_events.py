@@ -74,3 +74,17 @@ def test_schedule_event(chalice_app: Any) -> None:
 def test_events_folder_has_one_event_per_handler(chalice_app: Any) -> None:
     names = {path.stem for path in Path(EVENTS).glob("*.json")}
     assert "schedule_housekeeping" in names and "authorizer_token" in names
+
+
+def test_overdue_schedule_event(chalice_app: Any) -> None:
+    event = _event("schedule_invoice_overdue_check.json")
+    result = chalice_app.handler_map["invoice_overdue_check"](event, lambda_context("od"))
+    assert set(result) == {"claimed", "invoices_overdue", "items_read"}
+
+
+def test_document_uploaded_event_for_an_unknown_upload_is_acknowledged(chalice_app: Any) -> None:
+    # The sample names a document that does not exist here: it is ignored, not retried forever.
+    result = chalice_app.handler_map["document_uploaded"](
+        _event("sqs_document_uploaded.json"), lambda_context("du")
+    )
+    assert result == {"batchItemFailures": []}

@@ -3,7 +3,7 @@ keep the counterparty's totals and the uniqueness claims in step."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -341,6 +341,43 @@ class InvoiceRepository:
             write.save(_event_record(after.tenant_id, event))
             self._add_totals(write, after, after.contribution().minus(before.contribution()))
         return to_invoice(record)
+
+    def follow_counterparty(self, counterparty: Counterparty) -> int:
+        """Copy a counterparty's new name and segment onto its invoices (lists and the segment index
+        show them); returns how many invoices changed. Each is its own conditional write, retried
+        once when the invoice changed in between."""
+        changed = 0
+        for direction in Direction:
+            partition = f"T#{counterparty.tenant_id}#CP#{counterparty.counterparty_id}#INV#{direction.value}"
+            for item in InvoiceRecord.gsi3.query(partition):
+                if isinstance(item, InvoiceRecord) and self._follow(item, counterparty):
+                    changed += 1
+        return changed
+
+    def _follow(self, record: InvoiceRecord, counterparty: Counterparty) -> bool:
+        for _ in range(2):
+            if record.counterparty_name == counterparty.name and record.segment == counterparty.segment:
+                return False
+            invoice = replace(
+                to_invoice(record), counterparty_name=counterparty.name, segment=counterparty.segment
+            )
+            keys = index_keys(invoice, None)
+            r = InvoiceRecord
+            actions: list[Any] = [r.counterparty_name.set(counterparty.name)]
+            actions.append(
+                r.segment.set(counterparty.segment) if counterparty.segment else r.segment.remove()
+            )
+            if keys["gsi6pk"]:
+                actions += [r.gsi6pk.set(keys["gsi6pk"]), r.gsi6sk.set(str(keys["gsi6sk"]))]
+            else:
+                actions += [r.gsi6pk.remove(), r.gsi6sk.remove()]
+            try:
+                with storage_errors("invoice changed meanwhile"):
+                    record.update(actions=actions)
+                return True
+            except ConflictError:
+                record = InvoiceRecord.get(record.pk, record.sk, consistent_read=True)
+        return False
 
     def events(
         self, tenant_id: str, invoice_id: str, *, limit: int, starting_after: str | None

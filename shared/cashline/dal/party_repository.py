@@ -231,6 +231,13 @@ class CounterpartyRepository:
             raise conflict from None
         return _counterparty(record)
 
+    def find_by_name(self, tenant_id: str, name: str) -> list[Counterparty]:
+        """Counterparties whose name is exactly `name` (case-insensitive): one Query on the name index."""
+        results = CounterpartyRecord.gsi1.query(
+            f"T#{tenant_id}#CP", CounterpartyRecord.gsi1sk.startswith(f"{name.casefold()}#"), limit=2
+        )
+        return [_counterparty(item) for item in results if isinstance(item, CounterpartyRecord)]
+
     def list(
         self, tenant_id: str, *, segment: str | None, limit: int, starting_after: str | None
     ) -> Page[Counterparty]:

@@ -26,8 +26,15 @@ CurrencyCode = Annotated[
     Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. EUR", examples=["EUR"]),
     AfterValidator(normalize_currency),
 ]
+# 10^15 minor units is ten trillion euros: more than any invoice, far less than DynamoDB's 38 digits.
+MAX_MINOR_UNITS = 10**15
 MinorUnits = Annotated[
-    int, Field(description="Amount in the currency's minor units (cents for EUR, yen for JPY)")
+    int,
+    Field(
+        ge=-MAX_MINOR_UNITS,
+        le=MAX_MINOR_UNITS,
+        description="Amount in the currency's minor units (cents for EUR, yen for JPY)",
+    ),
 ]
 
 

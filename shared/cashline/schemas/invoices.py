@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceEvent, InvoiceStatus
+from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceEvent, InvoiceStatus, LineInput
 from cashline.schemas.common import CurrencyCode, MinorUnits, OutputModel, RequestModel
 from cashline.schemas.parties import CreateCounterpartyRequest, Metadata
-from cashline.services.invoices import InvoiceView
+from cashline.services.invoices import InvoiceView, NewInvoice
 
 DecimalText = Annotated[str, Field(pattern=r"^-?\d{1,12}(\.\d{1,6})?$", examples=["2.5"])]
 
@@ -49,6 +49,36 @@ class CreateInvoiceRequest(RequestModel):
         if (self.amount_due is None) == (self.lines is None):
             raise ValueError("give exactly one of amount_due and lines")
         return self
+
+    def to_new_invoice(self) -> NewInvoice:
+        reference = self.counterparty if isinstance(self.counterparty, CounterpartyReference) else None
+        inline = None if reference else self.counterparty.model_dump(exclude_none=True)
+        lines = None
+        if self.lines:
+            lines = [
+                LineInput(
+                    description=line.description,
+                    quantity=to_decimal(line.quantity),
+                    unit_amount=line.unit_amount,
+                    tax_rate=to_decimal(line.tax_rate),
+                )
+                for line in self.lines
+            ]
+        return NewInvoice(
+            direction=self.direction,
+            number=self.number,
+            issue_date=self.issue_date,
+            due_date=self.due_date,
+            currency=self.currency,
+            counterparty_id=reference.id if reference else None,
+            counterparty=inline,
+            amount_due=self.amount_due,
+            lines=lines,
+            description=self.description,
+            metadata=self.metadata,
+            status=InvoiceStatus(self.status),
+            document_kind=self.kind,
+        )
 
 
 class ChangeStatusRequest(RequestModel):

@@ -12,15 +12,22 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
 from cashline.dal.invoice_queries import InvoiceFilter
 from cashline.dal.party_repository import UNIQUE_FIELDS, CounterpartyRepository, claimed_by
-from cashline.domain.invoices import Direction, Invoice
+from cashline.domain.access import Tenant
+from cashline.domain.counterparties import Counterparty, normalize_tax_id
+from cashline.domain.invoices import Invoice
 from cashline.domain.money import CurrencyError, currency_exponent, normalize_currency
 from cashline.errors import CashlineError, ValidationError
+from cashline.schemas.invoices import CreateInvoiceRequest
+from cashline.schemas.parties import CreateCounterpartyRequest
 from cashline.services import invoices as invoice_service
 from cashline.services.counterparties import new_counterparty
 from cashline.services.invoices import NewInvoice
@@ -117,79 +124,167 @@ def _read(data: bytes, kind: str) -> list[dict[str, str]]:
     return rows
 
 
-def _date(row: dict[str, str], name: str) -> date:
-    try:
-        return date.fromisoformat(row[name])
-    except (KeyError, ValueError) as exc:
-        raise RowError(name, "expected a date as YYYY-MM-DD") from exc
-
-
 def minor_units(text: str, currency: str, name: str = "amount") -> int:
     """'1234.56' EUR -> 123456: exact, and refused when finer than the currency's minor unit."""
     try:
         value = Decimal(text.replace(" ", ""))
     except InvalidOperation as exc:
         raise RowError(name, "expected a decimal amount like 1234.56") from exc
+    if not value.is_finite() or abs(value) >= 10**12:
+        raise RowError(name, "expected a finite amount below 10^12")
     scaled = value.scaleb(currency_exponent(currency))
     if scaled != scaled.to_integral_value():
         raise RowError(name, f"{currency} has {currency_exponent(currency)} decimals")
     return int(scaled)
 
 
-def _invoice_row(row: dict[str, str], names: dict[str, dict[str, Any]]) -> NewInvoice:
+# Where a request model's field comes from in a CSV row, for error messages that name the column.
+_COLUMN_OF = {
+    "amount_due": "amount",
+    "counterparty.id": "counterparty_id",
+    "counterparty.name": "counterparty_name",
+    "counterparty.external_reference": "counterparty_external_reference",
+    "counterparty.tax_id": "counterparty_tax_id",
+    "counterparty.email": "counterparty_email",
+}
+
+
+def _validated(model: type[BaseModel], values: dict[str, Any]) -> Any:
+    """The same checks as the JSON API (lengths, formats, ranges), with errors naming the column."""
     try:
-        direction = Direction(row.get("direction", "").lower())
-    except ValueError as exc:
-        raise RowError("direction", "expected receivable or payable") from exc
+        return model.model_validate(values)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()) if not (str(p)[:1].isupper() or "[" in str(p)))
+        raise RowError(_COLUMN_OF.get(loc, loc or "row"), str(first.get("msg"))) from exc
+
+
+def _invoice_request(row: dict[str, str]) -> CreateInvoiceRequest:
     try:
         currency = normalize_currency(row.get("currency", ""))
     except CurrencyError as exc:
         raise RowError("currency", str(exc)) from exc
-    if not row.get("number"):
-        raise RowError("number", "required")
-    counterparty: dict[str, Any] | None = None
-    if not row.get("counterparty_id"):
-        name = row.get("counterparty_name") or row.get("counterparty_external_reference")
-        if not name:
-            raise RowError(
-                "counterparty_name", "give counterparty_id, counterparty_external_reference or _name"
-            )
-        counterparty = {"name": name}
+    counterparty: dict[str, Any] = {}
+    if row.get("counterparty_id"):
+        counterparty = {"id": row["counterparty_id"]}
+    else:
         for column, key in (
+            ("counterparty_name", "name"),
             ("counterparty_external_reference", "external_reference"),
             ("counterparty_tax_id", "tax_id"),
             ("counterparty_email", "email"),
         ):
             if row.get(column):
                 counterparty[key] = row[column]
-        counterparty = names.setdefault(
-            name.casefold(), counterparty
-        )  # one new counterparty per name and file
-    amount = minor_units(row.get("amount", ""), currency)
-    if amount <= 0:
-        raise RowError("amount", "must be positive")
-    return NewInvoice(
-        direction=direction,
-        number=row["number"],
-        issue_date=_date(row, "issue_date"),
-        due_date=_date(row, "due_date"),
-        currency=currency,
-        counterparty_id=row.get("counterparty_id") or None,
-        counterparty=counterparty,
-        amount_due=amount,
-        description=row.get("description") or None,
-    )
+        counterparty.setdefault("name", counterparty.get("external_reference", ""))
+        if not counterparty["name"]:
+            raise RowError(
+                "counterparty_name", "give counterparty_id, counterparty_external_reference or _name"
+            )
+    values = {
+        "direction": row.get("direction", "").lower(),
+        "number": row.get("number", ""),
+        "issue_date": row.get("issue_date", ""),
+        "due_date": row.get("due_date", ""),
+        "currency": currency,
+        "amount_due": minor_units(row.get("amount", ""), currency),
+        "counterparty": counterparty,
+        "description": row.get("description") or None,
+    }
+    request: CreateInvoiceRequest = _validated(CreateInvoiceRequest, values)
+    return request
 
 
-def _counterparty_values(row: dict[str, str]) -> dict[str, Any]:
+class FileCounterparties:
+    """One file's counterparties: rows naming the same one share it, and new ones are created once,
+    before the invoices that need them. Matched by id, external reference, tax id, then exact name."""
+
+    def __init__(self, tenant_id: str, now: datetime):
+        self.tenant_id = tenant_id
+        self.now = now
+        self.known: dict[str, Counterparty] = {}
+        self.new: dict[str, Counterparty] = {}
+
+    def resolve(self, new: NewInvoice) -> Counterparty:
+        if new.counterparty_id:
+            try:
+                return counterparties.get_profile(self.tenant_id, new.counterparty_id)
+            except CashlineError as exc:
+                raise RowError("counterparty_id", "counterparty not found") from exc
+        values = dict(new.counterparty or {})
+        if values.get("tax_id"):
+            values["tax_id"] = normalize_tax_id(str(values["tax_id"]))  # claims hold the normal form
+        keys = [f"{f}:{values[f]}" for f in ("external_reference", "tax_id") if values.get(f)]
+        keys.append(f"name:{str(values.get('name', '')).casefold()}")
+        for key in keys:
+            if key in self.known:
+                return self.known[key]
+        found = self._existing(values)
+        if found is None:
+            try:
+                found = new_counterparty(self.tenant_id, values, now=self.now)
+            except CashlineError as exc:
+                raise RowError(
+                    _COLUMN_OF.get(f"counterparty.{exc.field}", "counterparty_name"), exc.message
+                ) from exc
+            self.new[found.counterparty_id] = found
+        self.known.update(dict.fromkeys(keys, found))
+        return found
+
+    def _existing(self, values: dict[str, Any]) -> Counterparty | None:
+        for field_name, scope in UNIQUE_FIELDS.items():
+            holder = (
+                claimed_by(self.tenant_id, scope, str(values[field_name])) if values.get(field_name) else None
+            )
+            if holder:
+                return counterparties.get_profile(self.tenant_id, holder)
+        if values.get("external_reference") or values.get("tax_id"):
+            return None  # identified by a reference nobody holds yet: a new counterparty
+        same_name = counterparties.find_by_name(self.tenant_id, str(values["name"]))
+        if len(same_name) > 1:
+            raise RowError("counterparty_name", "several counterparties have this name; give counterparty_id")
+        return same_name[0] if same_name else None
+
+
+def _plan_counterparty(
+    tenant_id: str, row: dict[str, str], now: datetime
+) -> tuple[Any, list[str], str | None]:
     values: dict[str, Any] = {k: v for k, v in row.items() if v and not k.startswith("address_")}
     if row.get("address_line1"):
         values["address"] = {
-            "line1": row["address_line1"],
-            **({"postal_code": row["address_postal_code"]} if row.get("address_postal_code") else {}),
-            **({"city": row["address_city"]} if row.get("address_city") else {}),
+            k: v
+            for k, v in {
+                "line1": row["address_line1"],
+                "postal_code": row.get("address_postal_code"),
+                "city": row.get("address_city"),
+            }.items()
+            if v
         }
-    return values
+    request = _validated(CreateCounterpartyRequest, {"name": "", **values})
+    candidate = new_counterparty(tenant_id, request.model_dump(exclude_none=True), now=now)
+    keys = [f"{f}:{getattr(candidate, f)}" for f in UNIQUE_FIELDS if getattr(candidate, f)]
+    existing = next(
+        (
+            holder
+            for f, scope in UNIQUE_FIELDS.items()
+            if getattr(candidate, f)
+            for holder in [claimed_by(tenant_id, scope, getattr(candidate, f))]
+            if holder
+        ),
+        None,
+    )
+    return candidate, keys, existing
+
+
+def _plan_invoice(
+    tenant: Tenant, row: dict[str, str], files: FileCounterparties, now: datetime
+) -> tuple[Any, list[str], str | None]:
+    new = _invoice_request(row).to_new_invoice()
+    prepared = invoice_service.prepare_invoice(
+        tenant, new, now=now, source="csv", resolved=files.resolve(new)
+    )
+    keys = [claim.value for claim in prepared.claims]
+    return prepared, keys, claimed_by(tenant.tenant_id, "INVNO", prepared.claims[0].value)
 
 
 def import_csv(
@@ -200,35 +295,26 @@ def import_csv(
     rows = _read(data, kind)
     report = ImportReport(kind=kind, partial=partial)
     tenant = invoice_service.tenants.get(tenant_id)
+    files = FileCounterparties(tenant_id, now)
     planned: list[tuple[RowResult, Any]] = []
     seen: dict[str, int] = {}
-    names: dict[str, dict[str, Any]] = {}
     for number, row in enumerate(rows, start=2):
         result = RowResult(row=number, status="valid")
         report.rows.append(result)
         try:
             if kind == "counterparties":
-                candidate: Any = new_counterparty(tenant_id, _counterparty_values(row), now=now)
-                keys = [f"{f}:{getattr(candidate, f)}" for f in UNIQUE_FIELDS if getattr(candidate, f)]
-                existing = next(
-                    (
-                        claimed_by(tenant_id, scope, getattr(candidate, f))
-                        for f, scope in UNIQUE_FIELDS.items()
-                        if getattr(candidate, f) and claimed_by(tenant_id, scope, getattr(candidate, f))
-                    ),
-                    None,
-                )
+                candidate, keys, existing = _plan_counterparty(tenant_id, row, now)
             else:
-                candidate = invoice_service.prepare_invoice(
-                    tenant, _invoice_row(row, names), now=now, source="csv"
-                )
-                keys = [claim.value for claim in candidate.claims]
-                existing = claimed_by(tenant_id, "INVNO", candidate.claims[0].value)
+                candidate, keys, existing = _plan_invoice(tenant, row, files, now)
         except RowError as exc:
             result.status, result.field, result.message = "error", exc.field, exc.message
             continue
         except CashlineError as exc:
-            result.status, result.field, result.message = "error", exc.field, exc.message
+            result.status, result.field, result.message = (
+                "error",
+                _COLUMN_OF.get(exc.field or "", exc.field),
+                exc.message,
+            )
             continue
         earlier = next((seen[k] for k in keys if k in seen), None)
         if existing or earlier:
@@ -240,6 +326,10 @@ def import_csv(
     if report.count("error") and not partial:
         return report  # nothing written: `written` stays False and the rows say why
     report.written = True
+    needed = {prepared.invoice.counterparty_id for _, prepared in planned} if kind == "invoices" else set()
+    for counterparty in files.new.values():
+        if counterparty.counterparty_id in needed:
+            counterparties.create(counterparty)
     for result, candidate in planned:
         _write(result, candidate, kind, actor)
     return report
@@ -278,6 +368,13 @@ EXPORT_COLUMNS = [
 ]
 
 
+def _cell(text: str | None) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR) is quoted (CSV injection)."""
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text or ""
+
+
 def _decimal_text(amount: int, currency: str) -> str:
     return str(Decimal(amount).scaleb(-currency_exponent(currency)))
 
@@ -310,11 +407,11 @@ def export_csv(tenant_id: str, invoice_filter: InvoiceFilter) -> str:
                 i.invoice_id,
                 i.direction.value,
                 i.document_kind.value,
-                i.number,
+                _cell(i.number),
                 i.status.value,
                 i.counterparty_id,
-                i.counterparty_name,
-                i.segment or "",
+                _cell(i.counterparty_name),
+                _cell(i.segment),
                 i.issue_date.isoformat(),
                 i.due_date.isoformat(),
                 i.currency,
@@ -323,7 +420,7 @@ def export_csv(tenant_id: str, invoice_filter: InvoiceFilter) -> str:
                 _decimal_text(i.amount_due, i.currency),
                 _decimal_text(i.amount_paid, i.currency),
                 _decimal_text(i.amount_outstanding, i.currency),
-                i.description or "",
+                _cell(i.description),
             ]
         )
     return out.getvalue()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain.counterparties import (
@@ -20,7 +21,7 @@ from cashline.domain.counterparties import (
     normalize_segment,
     normalize_tax_id,
 )
-from cashline.errors import ValidationError
+from cashline.errors import ConflictError, ValidationError
 from cashline.ids import new_id
 
 counterparties = CounterpartyRepository()
@@ -77,6 +78,8 @@ def checked_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 def new_counterparty(tenant_id: str, values: dict[str, Any], *, now: datetime) -> Counterparty:
     """A checked, not yet stored counterparty (also used for one given inline with an invoice)."""
+    if not str(values.get("name") or "").strip():
+        raise ValidationError("name is required", field="name")
     checked = checked_fields(values)
     return Counterparty(
         tenant_id=tenant_id,
@@ -113,14 +116,14 @@ def update_counterparty(
 ) -> CounterpartyView:
     before, totals = counterparties.get(tenant_id, counterparty_id)
     if before.version != expected_version:
-        from cashline.errors import ConflictError
-
         raise ConflictError(
             "counterparty was changed by someone else since this version; read it again", field="version"
         )
     checked = checked_fields({k: v for k, v in changes.items() if k in EDITABLE})
     after = replace(before, **checked, updated_at=now, version=before.version + 1)
     saved = counterparties.update(before, after)
+    if (saved.name, saved.segment) != (before.name, before.segment):
+        InvoiceRepository().follow_counterparty(saved)
     return CounterpartyView(saved, totals)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import unquote_plus
 
+from botocore.exceptions import ClientError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
@@ -156,7 +157,12 @@ def check_upload(store: DocumentStore, key: str, *, now: datetime) -> str:
         invoices.settle_document(tenant_id, settled, event)
     except ConflictError:
         return "already checked"
-    store.move(upload_key, target)
+    try:
+        store.move(upload_key, target)
+    except ClientError as exc:
+        # A concurrent delivery of the same notification moved it first: the result is the same.
+        if exc.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+            raise
     metrics.add_metric(
         name="DocumentQuarantined" if problem else "DocumentAccepted", unit=MetricUnit.Count, value=1
     )

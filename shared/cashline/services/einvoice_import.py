@@ -22,6 +22,7 @@ from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceS
 from cashline.errors import ConflictError, UnprocessableError, ValidationError
 from cashline.ids import new_id
 from cashline.services import invoices as invoice_service
+from cashline.services.counterparties import checked_fields
 from cashline.services.invoices import InvoiceView, NewInvoice, StatedAmounts
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024  # under Lambda's 6 MB payload once API Gateway has base64-encoded a PDF
@@ -48,6 +49,21 @@ def _direction(tenant: Tenant, document: EInvoice, hint: Direction | None) -> Di
     )
 
 
+def _usable_values(values: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """The other party's data as far as it passes our checks; what does not is left out and noted.
+
+    A supplier's malformed e-mail or IBAN in a real document must not block the bill from being
+    recorded; it must not reach the counterparty either.
+    """
+    usable: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            usable.update(checked_fields({name: value}))
+        except ValidationError as exc:
+            warnings.append(f"counterparty {name} {value!r} left out: {exc.message}")
+    return usable
+
+
 def _counterparty_values(party: Party, iban: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {"name": party.name}
     if party.tax_id:
@@ -72,8 +88,16 @@ def _counterparty_values(party: Party, iban: str | None) -> dict[str, Any]:
     return values
 
 
+def _is_negative_invoice(document: EInvoice) -> bool:
+    """An invoice whose total is negative corrects an earlier one: Cashline keeps it as a credit note."""
+    return (
+        document.document_type == "invoice" and document.totals.tax_inclusive + document.totals.rounding < 0
+    )
+
+
 def _stated(document: EInvoice) -> StatedAmounts:
     totals = document.totals
+    sign = -1 if _is_negative_invoice(document) else 1
     lines = [
         {
             "line_id": line.line_id,
@@ -97,10 +121,11 @@ def _stated(document: EInvoice) -> StatedAmounts:
         }
         for t in document.tax_subtotals
     ]
+    # Lines and taxes stay as the document states them; the header amounts are positive.
     return StatedAmounts(
-        subtotal=totals.tax_exclusive,
-        tax=totals.tax_total,
-        total=totals.tax_inclusive + totals.rounding,
+        subtotal=sign * totals.tax_exclusive,
+        tax=sign * totals.tax_total,
+        total=sign * (totals.tax_inclusive + totals.rounding),
         lines=lines,
         taxes=taxes,
     )
@@ -176,6 +201,14 @@ def import_einvoice(
     chosen = _direction(tenant, document, direction)
     other = document.buyer if chosen is Direction.RECEIVABLE else document.seller
     iban = document.creditor_iban if chosen is Direction.PAYABLE else None
+    warnings: list[str] = []
+    credit = document.document_type == "credit_note" or _is_negative_invoice(document)
+    if _is_negative_invoice(document):
+        warnings.append("an invoice with a negative total: kept as a credit note with positive amounts")
+    if document.due_date is None:
+        warnings.append(
+            f"no due date in the document: due {invoice_service.DEFAULT_PAYMENT_DAYS} days after issue"
+        )
     new = NewInvoice(
         direction=chosen,
         number=document.number,
@@ -183,11 +216,9 @@ def import_einvoice(
         due_date=document.due_date
         or document.issue_date + timedelta(days=invoice_service.DEFAULT_PAYMENT_DAYS),
         currency=document.currency,
-        counterparty=_counterparty_values(other, iban),
-        document_kind=DocumentKind.CREDIT_NOTE
-        if document.document_type == "credit_note"
-        else DocumentKind.INVOICE,
-        amount_paid=document.totals.prepaid,
+        counterparty=_usable_values(_counterparty_values(other, iban), warnings),
+        document_kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+        amount_paid=(-1 if _is_negative_invoice(document) else 1) * document.totals.prepaid,
         status=InvoiceStatus.OPEN,
     )
     try:
@@ -196,7 +227,7 @@ def import_einvoice(
             new,
             now=now,
             source=f"import:{document.syntax}-{document.container}",
-            details=_details(document),
+            details={**_details(document), "warnings": warnings},
             extra_claims=[UniqueClaim("DOCSHA", digest, "body")],
             stated=_stated(document),
         )
@@ -206,7 +237,8 @@ def import_einvoice(
             f"the document's {exc.field}: {exc.message}", field=f"body.{exc.field}"
         ) from exc
     invoice = prepared.invoice
-    extension = CONTENT_TYPES[content_type]
+    extension = document.container  # what the bytes are, whatever the Content-Type said
+    stored_type = "application/pdf" if extension == "pdf" else "application/xml"
     source = Document(
         document_id=new_id("document"),
         invoice_id=invoice.invoice_id,
@@ -222,7 +254,7 @@ def import_einvoice(
         problem=None,
         created_at=now,
     )
-    store.put(source.s3_key, data, content_type=content_type)
+    store.put(source.s3_key, data, content_type=stored_type)
     try:
         invoice_service.store_prepared(prepared, actor=actor, documents=[source])
     except BaseException:

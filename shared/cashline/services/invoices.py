@@ -161,7 +161,11 @@ def prepare_invoice(
     details: dict[str, Any] | None = None,
     extra_claims: list[UniqueClaim] | None = None,
     stated: StatedAmounts | None = None,
+    resolved: Counterparty | None = None,
 ) -> Prepared:
+    """A checked invoice ready to store. `resolved`: a counterparty the caller found or will create
+    itself (a CSV file's rows share one); otherwise it is resolved here and, if new, created with the
+    invoice in one transaction."""
     if new.due_date < new.issue_date:
         raise ValidationError("due_date is before issue_date", field="due_date")
     currency_exponent(new.currency)  # raises for an unknown currency
@@ -179,7 +183,9 @@ def prepare_invoice(
         raise ValidationError(
             "an invoice's amount must be positive; use a credit note for refunds", field="amount_due"
         )
-    counterparty, is_new = _resolve_counterparty(tenant.tenant_id, new, now)
+    counterparty, is_new = (
+        (resolved, False) if resolved else _resolve_counterparty(tenant.tenant_id, new, now)
+    )
     number = new.number.strip()
     today = today_for(tenant, now)
     status = new.status
