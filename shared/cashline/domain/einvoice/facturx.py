@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 
-from pypdf import PdfReader
-
 from cashline.domain.einvoice.model import EInvoiceError
 
 # Names the Factur-X, ZUGFeRD 2.x, XRechnung and Order-X specifications give the embedded file.
@@ -40,6 +38,9 @@ def extract_invoice_xml(data: bytes) -> bytes:
 
 
 def _attachments(data: bytes) -> dict[str, bytes]:
+    # Imported here: pypdf costs ~40 ms of cold start that only PDF imports should pay.
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
