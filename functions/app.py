@@ -8,10 +8,13 @@ from cashline.observability import logger, metrics
 from chalicelib.access_routes import access_api
 from chalicelib.auth import auth
 from chalicelib.counterparty_routes import counterparty_api
+from chalicelib.dev_routes import dev_api
 from chalicelib.document_routes import document_api
+from chalicelib.financing_routes import financing_api
 from chalicelib.health_routes import health
 from chalicelib.invoice_routes import invoice_api
 from chalicelib.queue_handlers import queues
+from chalicelib.report_routes import report_api
 from chalicelib.scheduled import schedules
 
 app = Chalice(app_name="cashline")
@@ -26,5 +29,8 @@ app.register_blueprint(access_api)
 app.register_blueprint(counterparty_api)
 app.register_blueprint(invoice_api)
 app.register_blueprint(document_api)
+app.register_blueprint(financing_api)
+app.register_blueprint(report_api)
+app.register_blueprint(dev_api)
 app.register_blueprint(schedules)
 app.register_blueprint(queues)

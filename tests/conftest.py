@@ -15,8 +15,8 @@ from tests.utils import Api, TestTenant, make_tenant
 
 
 @pytest.fixture(scope="session")
-def local_cloud() -> Iterator[LocalCloud]:
-    with LocalCloud() as cloud:
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    with LocalCloud(outbox_dir=tmp_path_factory.mktemp("outbox")) as cloud:
         saved = dict(os.environ)
         os.environ.update(cloud.environment())
         os.environ["CASHLINE_STAGE"] = "test"

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +19,9 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from localcloud.dynamodb_local import free_port, start_dynamodb_local, wait_for_port
-from localcloud.template import function_environment, local_name, resources_of_type, tables
+from localcloud.paths import LOCAL_STATE
+from localcloud.processor_standin import ProcessorStandIn
+from localcloud.template import function_environment, load_template, local_name, resources_of_type, tables
 
 REGION = "eu-central-1"
 STAGE = "local"
@@ -34,6 +37,9 @@ class LocalCloud:
     _dynamodb: subprocess.Popen[bytes] | None = None
     _moto: ThreadedMotoServer | None = None
     queue_urls: dict[str, str] = field(default_factory=dict)
+    # Stand-ins of the payment processors' HTTP APIs: the debit adapters talk to them locally.
+    processors: ProcessorStandIn = field(default_factory=ProcessorStandIn)
+    outbox_dir: Path = field(default_factory=lambda: LOCAL_STATE / "outbox")
 
     @property
     def dynamodb_endpoint(self) -> str:
@@ -49,6 +55,7 @@ class LocalCloud:
         self.moto_port = self.moto_port or free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
+        self.processors.start()
         try:
             self._dynamodb = start_dynamodb_local(self.dynamodb_port)
             wait_for_port(self.moto_port, timeout_s=15)
@@ -69,6 +76,7 @@ class LocalCloud:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self.processors.stop()
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -99,6 +107,8 @@ class LocalCloud:
             )
         self._create_queues()
         self._connect_bucket_notifications()
+        mail_from = load_template()["Parameters"]["MailFrom"]["Default"]
+        self.client("ses").verify_email_identity(EmailAddress=mail_from)
         events = self.client("events")
         for bus_id in resources_of_type("AWS::Events::EventBus"):
             events.create_event_bus(Name=local_name(bus_id))
@@ -156,7 +166,18 @@ class LocalCloud:
             "POWERTOOLS_METRICS_NAMESPACE": "Cashline",
         }
         for name, value in function_environment().items():
+            if isinstance(value, dict) and "Fn::Sub" in value:
+                continue  # secrets resolved by CloudFormation in AWS; the local values are set below
             env[name] = self._resolve(value)
+        env.update(
+            CASHLINE_STRIPE_API_KEY="sk_test_local_standin",
+            CASHLINE_STRIPE_API_BASE=self.processors.stripe_base,
+            CASHLINE_GOCARDLESS_ACCESS_TOKEN="local_standin_token",
+            CASHLINE_GOCARDLESS_BASE_URL=self.processors.gocardless_base,
+            CASHLINE_OUTBOX_DIR=str(self.outbox_dir),
+            # Shorter than the stand-in's "timeout" hang, so a scripted timeout is one.
+            CASHLINE_PROCESSOR_TIMEOUT_SECONDS="1",
+        )
         return env
 
     def _resolve(self, value: Any) -> str:
@@ -164,6 +185,9 @@ class LocalCloud:
             ref = value["Ref"]
             if ref == "Stage":
                 return STAGE
+            parameter = load_template().get("Parameters", {}).get(ref)
+            if parameter is not None:
+                return str(parameter["Default"])
             if ref in self.queue_urls:
                 return self.queue_urls[ref]
             return local_name(ref)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,13 +38,34 @@ class StorageSettings(AwsSettings):
     aws_endpoint: HttpUrl | None = None
 
 
-class ApiSettings(StageSettings, TableSettings, StorageSettings):
+class DebitSettings(_Base):
+    """Cashline's own processor accounts, which debit businesses for their installments. In AWS the
+    template resolves the secrets from Secrets Manager; locally they point at the processor stand-in."""
+
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_api_base: HttpUrl | None = None
+    gocardless_access_token: SecretStr = SecretStr("")
+    gocardless_base_url: HttpUrl | None = None
+    gocardless_environment: Literal["live", "sandbox"] = "live"
+    processor_timeout_seconds: float = Field(default=10, gt=0, le=25)
+
+
+class MailSettings(_Base):
+    mail_from: str = Field(min_length=3)
+    # The local cloud's outbox folder; unset in AWS.
+    outbox_dir: str | None = None
+
+
+class ApiSettings(StageSettings, TableSettings, StorageSettings, DebitSettings, MailSettings):
     """What the API function needs."""
 
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
 
 
-class SchedulerSettings(StageSettings, TableSettings):
+class SchedulerSettings(StageSettings, TableSettings, DebitSettings, MailSettings):
+    # moto's server in the local cloud (SES); unset in AWS.
+    aws_endpoint: HttpUrl | None = None
+
     """What the scheduled functions need."""
 
     sweep_lookback_days: int = Field(default=7, ge=1, le=60)

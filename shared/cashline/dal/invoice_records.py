@@ -43,6 +43,7 @@ class InvoiceRecord(CashlineItem, discriminator="invoice"):
     description = UnicodeAttribute(null=True)
     source = UnicodeAttribute()
     metadata = JSONAttribute(null=True)
+    financing_plan_id = UnicodeAttribute(null=True)
 
 
 class InvoiceBodyRecord(CashlineItem, discriminator="invoice_body"):

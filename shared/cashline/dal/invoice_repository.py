@@ -9,6 +9,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from cashline.dal.daily_totals import DayDelta, apply_in
 from cashline.dal.due import due_keys
 from cashline.dal.errors import storage_errors
 from cashline.dal.invoice_records import (
@@ -113,6 +114,7 @@ def header_record(invoice: Invoice, overdue_instant: datetime | None) -> Invoice
         description=invoice.description,
         source=invoice.source,
         metadata=invoice.metadata or None,
+        financing_plan_id=invoice.financing_plan_id,
         created_at=invoice.created_at,
         updated_at=invoice.updated_at,
         **index_keys(invoice, overdue_instant),  # type: ignore[arg-type]
@@ -146,6 +148,7 @@ def to_invoice(record: InvoiceRecord) -> Invoice:
         created_at=record.created_at,
         updated_at=record.updated_at,
         version=int(record.version or 0),
+        financing_plan_id=record.financing_plan_id,
     )
 
 
@@ -266,9 +269,33 @@ class InvoiceRepository:
                     write.save(document_record(t, document))
                 write.save(_event_record(t, event))
                 self._add_totals(write, invoice, invoice.contribution())
+                self._add_days(write, None, invoice)
         except ConflictError:
             raise self._which_claim(t, claims) from None
         return to_invoice(header)
+
+    @staticmethod
+    def _add_days(
+        write: Any, before: Invoice | None, after: Invoice, extra: list[DayDelta] | None = None
+    ) -> None:
+        """Move the invoice's share of "what falls due that day" (docs/data-model.md, daily totals)."""
+        deltas = list(extra or [])
+        for invoice, sign in ((before, -1), (after, 1)):
+            if invoice is None:
+                continue
+            amount, count = invoice.due_on_its_day()
+            deltas.append(
+                DayDelta(
+                    invoice.tenant_id,
+                    invoice.direction.value,
+                    invoice.due_date,
+                    invoice.currency,
+                    "invoices",
+                    sign * amount,
+                    sign * count,
+                )
+            )
+        apply_in(write, deltas, after.updated_at)
 
     @staticmethod
     def _add_totals(write: Any, invoice: Invoice, delta: Contribution) -> None:
@@ -331,16 +358,32 @@ class InvoiceRepository:
         overdue_instant: datetime | None,
     ) -> Invoice:
         """Write `after` if the invoice is still at `before.version`, with its event and totals delta."""
-        record = header_record(after, overdue_instant)
-        record.version = before.version
         with (
             storage_errors("invoice was changed by someone else; read it again", invoice_id=after.invoice_id),
             transaction() as write,
         ):
-            write.save(record)
-            write.save(_event_record(after.tenant_id, event))
-            self._add_totals(write, after, after.contribution().minus(before.contribution()))
+            record = self.stage_change(write, before, after, event, overdue_instant=overdue_instant)
         return to_invoice(record)
+
+    def stage_change(
+        self,
+        write: Any,
+        before: Invoice,
+        after: Invoice,
+        event: InvoiceEvent,
+        *,
+        overdue_instant: datetime | None,
+        extra_days: list[DayDelta] | None = None,
+    ) -> InvoiceRecord:
+        """`save_change`'s writes, added to a transaction the caller owns (financing adds its own).
+        `extra_days` are merged with the invoice's own: a transaction may touch a day item only once."""
+        record = header_record(after, overdue_instant)
+        record.version = before.version
+        write.save(record)
+        write.save(_event_record(after.tenant_id, event))
+        self._add_totals(write, after, after.contribution().minus(before.contribution()))
+        self._add_days(write, before, after, extra_days or [])
+        return record
 
     def follow_counterparty(self, counterparty: Counterparty) -> int:
         """Copy a counterparty's new name and segment onto its invoices (lists and the segment index

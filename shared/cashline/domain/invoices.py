@@ -223,6 +223,8 @@ class Invoice:
     created_at: datetime
     updated_at: datetime
     version: int
+    # Set when Cashline finances this bill: the business then owes the plan's installments instead.
+    financing_plan_id: str | None = None
 
     @property
     def amount_outstanding(self) -> int:
@@ -232,6 +234,14 @@ class Invoice:
 
     def contribution(self) -> Contribution:
         return contribution(self.document_kind, self.status, self.amount_due, self.amount_paid)
+
+    def due_on_its_day(self) -> tuple[int, int]:
+        """(amount, count) this invoice adds to what falls due on its due date: what is still owed,
+        unless a financing plan took the debt over."""
+        if self.financing_plan_id:
+            return 0, 0
+        owed = self.contribution()
+        return owed.outstanding, owed.open_count
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,372 @@
+"""The scheduled side of financing: supplier payouts, installment debits and their reminders.
+
+Every sweep reads only what is due from the `due` index (services/sweeps.py). A debit moves from
+`scheduled` (or `retrying`) to `processing` with one conditional write, so two sweeps, or one run
+twice, start it once. The processor's idempotency key is the installment id plus the attempt
+number: a retry after a timeout reuses it (the processor answers with the debit it may have made),
+a retry after a definite failure is a new attempt with a new key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+
+from cashline.adapters.mailer import Email, Mailer
+from cashline.adapters.processors import (
+    DebitAccount,
+    DebitProcessor,
+    DebitRefusedError,
+    DebitResult,
+    DebitTimeoutError,
+    ProcessorUnavailableError,
+    processor_for,
+)
+from cashline.config import DebitSettings, MailSettings, StageSettings
+from cashline.dal.daily_totals import DayDelta
+from cashline.dal.financing_records import InstallmentRecord, PlanRecord, ReminderRecord
+from cashline.dal.financing_repository import (
+    DEBIT_JOB,
+    PAYOUT_JOB,
+    REMINDER_JOB,
+    FinancingRepository,
+    installment_day,
+    to_installment,
+    to_plan,
+)
+from cashline.dal.table import CashlineItem
+from cashline.domain.access import Tenant
+from cashline.domain.invoices import InvoiceEvent
+from cashline.domain.plans import (
+    FinancingSettings,
+    Installment,
+    InstallmentStatus,
+    PayoutStatus,
+    PlanStatus,
+    retry_delay_days,
+)
+from cashline.errors import ConflictError
+from cashline.ids import new_id
+from cashline.observability import MetricUnit, logger, metrics
+from cashline.services import invoices as invoice_service
+from cashline.services.sweeps import SweepResult, sweep
+
+DEBIT_SCHEDULE = "installment_debits"
+PAYOUT_SCHEDULE = "financing_payouts"
+REMINDER_SCHEDULE = "debit_reminders"
+# An unknown outcome (timeout, processor down) is asked again soon with the same key.
+UNKNOWN_OUTCOME_RETRY = timedelta(minutes=30)
+# A debit the processor accepted but has not settled (GoCardless) is looked at again in an hour.
+POLL_AFTER = timedelta(hours=1)
+
+plans = FinancingRepository()
+
+
+class DebitRuntime:
+    """What the debit sweep needs from configuration, built once per invocation."""
+
+    def __init__(self, settings: DebitSettings):
+        self.settings = settings
+
+    def processor(self, account: DebitAccount) -> DebitProcessor:
+        s = self.settings
+        return processor_for(
+            account,
+            stripe_api_key=s.stripe_api_key.get_secret_value(),
+            stripe_api_base=str(s.stripe_api_base).rstrip("/") if s.stripe_api_base else None,
+            gocardless_token=s.gocardless_access_token.get_secret_value(),
+            gocardless_base_url=str(s.gocardless_base_url).rstrip("/") if s.gocardless_base_url else None,
+            gocardless_environment=s.gocardless_environment,
+            timeout_s=s.processor_timeout_seconds,
+        )
+
+
+def run_payouts(*, tick_at: datetime, lookback: timedelta, worker: str) -> SweepResult:
+    """Pay the supplier on the payout date: the financed bill becomes paid (by Cashline)."""
+
+    def pay_out(item: CashlineItem) -> bool:
+        if not isinstance(item, PlanRecord):
+            return False
+        plan = to_plan(item)
+        if plan.payout_status is not PayoutStatus.SCHEDULED or plan.status is not PlanStatus.ACTIVE:
+            return False
+        paid = replace(plan, payout_status=PayoutStatus.PAID, updated_at=tick_at)
+        plans.save_plan(plan, paid, payout_instant=None)  # conditional on the version read from the index
+        bill = invoice_service.invoices.get_header(plan.tenant_id, plan.invoice_id)
+        settled = replace(
+            bill, amount_paid=bill.amount_due, status=bill.status.__class__("paid"), updated_at=tick_at
+        )
+        event = InvoiceEvent(
+            event_id=new_id("event"),
+            invoice_id=bill.invoice_id,
+            at=tick_at,
+            actor="system:financing",
+            action="paid_by_financing",
+            changes={
+                "status": [bill.status.value, "paid"],
+                "amount_paid": [bill.amount_paid, bill.amount_due],
+            },
+            note=f"paid to the supplier by Cashline under plan {plan.plan_id}",
+        )
+        invoice_service.invoices.save_change(bill, settled, event, overdue_instant=None)
+        metrics.add_metric(name="FinancingPayout", unit=MetricUnit.Count, value=1)
+        return True
+
+    return sweep(
+        schedule=PAYOUT_SCHEDULE,
+        job=PAYOUT_JOB,
+        tick_at=tick_at,
+        lookback=lookback,
+        worker=worker,
+        handle=pay_out,
+    )
+
+
+def run_debits(*, tick_at: datetime, lookback: timedelta, worker: str, runtime: DebitRuntime) -> SweepResult:
+    settings_cache: dict[str, FinancingSettings] = {}
+
+    def debit(item: CashlineItem) -> bool:
+        if not isinstance(item, InstallmentRecord):
+            return False
+        tenant_id = item.tenant_id
+        claimed = plans.claim(item, tick_at)
+        if claimed is None:
+            return False  # another sweep has it
+        settings = settings_cache.get(tenant_id) or plans.settings(tenant_id)
+        settings_cache[tenant_id] = settings
+        installment = to_installment(claimed)
+        outcome = _ask_processor(installment, tenant_id, settings, runtime)
+        _settle(tenant_id, installment, outcome, settings, tick_at)
+        return True
+
+    return sweep(
+        schedule=DEBIT_SCHEDULE,
+        job=DEBIT_JOB,
+        tick_at=tick_at,
+        lookback=lookback,
+        worker=worker,
+        handle=debit,
+    )
+
+
+Outcome = DebitResult | DebitRefusedError | DebitTimeoutError | ProcessorUnavailableError
+
+
+def _ask_processor(
+    installment: Installment, tenant_id: str, settings: FinancingSettings, runtime: DebitRuntime
+) -> Outcome:
+    method = settings.debit
+    account = DebitAccount(
+        processor="gocardless" if method.processor == "gocardless" else "stripe",
+        customer_id=method.customer_id,
+        payment_method_id=method.payment_method_id,
+        mandate_id=method.mandate_id,
+    )
+    processor = runtime.processor(account)
+    try:
+        if installment.phase == "poll" and installment.processor_reference:
+            return processor.fetch_status(installment.processor_reference)
+        return processor.start_debit(
+            idempotency_key=f"{installment.installment_id}-{installment.attempt}",
+            amount=installment.amount,
+            currency=installment.currency,
+            description=f"Cashline financing installment {installment.sequence}",
+            account=account,
+            # GoCardless allows three metadata keys: the installment id finds the tenant and plan.
+            metadata={
+                "cashline_installment": installment.installment_id,
+                "cashline_plan": installment.plan_id,
+                "attempt": str(installment.attempt),
+            },
+        )
+    except (DebitRefusedError, DebitTimeoutError, ProcessorUnavailableError) as outcome:
+        return outcome
+
+
+def _settle(
+    tenant_id: str, installment: Installment, outcome: Outcome, settings: FinancingSettings, now: datetime
+) -> None:
+    """Record what the processor said; schedule the next look or attempt when there is one."""
+    base = replace(installment, status=InstallmentStatus.PROCESSING, version=installment.version + 1)
+    if isinstance(outcome, DebitResult) and outcome.status == "succeeded":
+        paid = replace(
+            base,
+            status=InstallmentStatus.PAID,
+            processor=outcome.processor,
+            processor_reference=outcome.reference,
+            paid_at=now,
+            failure_reason=None,
+        )
+        _record(
+            tenant_id,
+            paid,
+            None,
+            paid_delta=installment.amount,
+            days=[installment_day(tenant_id, installment, -1)],
+            now=now,
+        )
+        metrics.add_metric(name="InstallmentPaid", unit=MetricUnit.Count, value=1)
+        return
+    if isinstance(outcome, DebitResult) and outcome.status == "pending":
+        waiting = replace(
+            base, phase="poll", processor=outcome.processor, processor_reference=outcome.reference
+        )
+        _record(tenant_id, waiting, now + POLL_AFTER, now=now)
+        return
+    if isinstance(outcome, (DebitTimeoutError, ProcessorUnavailableError)):
+        # Same attempt, same key: the processor answers with the debit it may have made.
+        unknown = replace(
+            base,
+            status=InstallmentStatus.RETRYING,
+            failure_reason=type(outcome).__name__,
+            next_attempt_at=now + UNKNOWN_OUTCOME_RETRY,
+        )
+        _record(tenant_id, unknown, now + UNKNOWN_OUTCOME_RETRY, now=now)
+        return
+    reason = (
+        outcome.reason if isinstance(outcome, DebitRefusedError) else (outcome.failure_reason or "failed")
+    )
+    delay = retry_delay_days(settings, installment.attempt)
+    if delay is None:
+        failed = replace(base, status=InstallmentStatus.FAILED, failure_reason=reason, phase="start")
+        _record(tenant_id, failed, None, plan_status=PlanStatus.IN_ARREARS, now=now)
+        metrics.add_metric(name="InstallmentFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "installment failed for good; plan in arrears",
+            tenant_id=tenant_id,
+            installment_id=installment.installment_id,
+            reason=reason,
+        )
+        return
+    retry_at = now + timedelta(days=delay)
+    retrying = replace(
+        base,
+        status=InstallmentStatus.RETRYING,
+        attempt=installment.attempt + 1,
+        phase="start",
+        failure_reason=reason,
+        next_attempt_at=retry_at,
+        processor_reference=None,
+    )
+    _record(tenant_id, retrying, retry_at, now=now)
+
+
+def _record(
+    tenant_id: str,
+    installment: Installment,
+    retry_at: datetime | None,
+    *,
+    now: datetime,
+    paid_delta: int = 0,
+    days: list[DayDelta] | None = None,
+    plan_status: PlanStatus | None = None,
+) -> None:
+    plans.record_outcome(
+        tenant_id,
+        installment,
+        retry_instant=retry_at,
+        paid_delta=paid_delta,
+        days=days or [],
+        plan_status=plan_status,
+        now=now,
+    )
+    if paid_delta:
+        _complete_if_repaid(tenant_id, installment.plan_id, now)
+
+
+def _complete_if_repaid(tenant_id: str, plan_id: str, now: datetime) -> None:
+    plan, installments = plans.get_plan(tenant_id, plan_id)
+    open_left = [
+        i for i in installments if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
+    ]
+    if not open_left and plan.status is not PlanStatus.COMPLETED:
+        try:
+            plans.save_plan(
+                plan, replace(plan, status=PlanStatus.COMPLETED, updated_at=now), payout_instant=None
+            )
+        except ConflictError:
+            logger.info("plan completed by a concurrent debit", plan_id=plan_id)
+
+
+def run_reminders(*, tick_at: datetime, lookback: timedelta, worker: str, mailer: Mailer) -> SweepResult:
+    """One e-mail per tenant and debit day, a few days before: the amount, the date and the account."""
+
+    def remind(item: CashlineItem) -> bool:
+        if not isinstance(item, ReminderRecord) or item.sent:
+            return False
+        tenant = invoice_service.tenants.get(item.tenant_id)
+        settings = plans.settings(item.tenant_id)
+        day = datetime.fromisoformat(item.day).date()
+        due = [
+            i
+            for i in plans.installments_due(item.tenant_id, day, day)
+            if i.status in {InstallmentStatus.SCHEDULED, InstallmentStatus.RETRYING}
+        ]
+        if not due or not settings.reminder_email:
+            return plans.reminder_sent(item, tick_at) and False
+        if not plans.reminder_sent(item, tick_at):
+            return False  # another run sends it
+        mailer.send(_reminder_email(tenant, settings, due, tick_at))
+        return True
+
+    return sweep(
+        schedule=REMINDER_SCHEDULE,
+        job=REMINDER_JOB,
+        tick_at=tick_at,
+        lookback=lookback,
+        worker=worker,
+        handle=remind,
+    )
+
+
+def _reminder_email(
+    tenant: Tenant, settings: FinancingSettings, due: list[Installment], now: datetime
+) -> Email:
+    locale = {"DE": "de_DE", "AT": "de_AT", "CH": "de_CH", "FR": "fr_FR", "GB": "en_GB"}.get(
+        tenant.country, "en"
+    )
+    day = format_date(due[0].due_date, format="long", locale=locale)
+    total_by_currency: dict[str, int] = {}
+    for installment in due:
+        total_by_currency[installment.currency] = (
+            total_by_currency.get(installment.currency, 0) + installment.amount
+        )
+    from cashline.domain.money import currency_exponent
+
+    amounts = ", ".join(
+        format_currency(amount / 10 ** currency_exponent(currency), currency, locale=locale)  # display only
+        for currency, amount in sorted(total_by_currency.items())
+    )
+    method = settings.debit
+    account = method.mandate_id or method.payment_method_id or "your saved payment method"
+    lines = [f"Hello {tenant.name},", "", f"on {day} Cashline will debit {amounts} from {account}:", ""]
+    lines += [
+        f"- plan {i.plan_id}, installment {i.sequence}: "
+        f"{format_currency(i.amount / 10 ** currency_exponent(i.currency), i.currency, locale=locale)}"
+        for i in due
+    ]
+    lines += ["", "Please make sure the account is funded. Cashline"]
+    return Email(
+        to=settings.reminder_email or "",
+        subject=f"Cashline debits on {day}: {amounts}",
+        text="\n".join(lines),
+        sent_at=now,
+    )
+
+
+def mailer_for(settings: MailSettings, stage: StageSettings, endpoint: str | None) -> Mailer:
+    return Mailer(
+        sender=settings.mail_from,
+        region=stage.region,
+        endpoint=endpoint,
+        outbox=Path(settings.outbox_dir) if settings.outbox_dir else None,
+    )
+
+
+def tenant_today(tenant: Tenant, now: datetime) -> str:
+    return now.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
