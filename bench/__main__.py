@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 from bench.cold_imports import measure as measure_imports
+from bench.financing_costs import measure_debit_sweep, measure_upcoming
 from bench.invoice_costs import corpus_available, measure_lists
 from bench.invoice_costs import measure_imports as measure_einvoice_imports
 from bench.route_costs import measure_routes, measure_sweep
@@ -60,6 +63,7 @@ def main() -> None:
             for s in sweeps
         ]
         lines += _invoice_sections(ApiGateway(app))
+        lines += _financing_sections(app, ApiGateway(app))
     report = "\n".join(lines) + "\n"
     print(report)
     results = ROOT / "bench" / "results"
@@ -96,6 +100,47 @@ def _invoice_sections(gateway: ApiGateway) -> list[str]:
         f"| {f.tenant_invoices} | `{f.query}` | {f.returned} | {f.calls} | {f.read_units:g} | "
         f"{f.milliseconds:.0f} |"
         for f in figures
+    ]
+    return lines
+
+
+def _financing_sections(app: Any, gateway: ApiGateway) -> list[str]:
+    def set_debit_method(tenant: Any) -> None:
+        body = json.dumps(
+            {
+                "version": 0,
+                "debit": {"processor": "stripe", "customer_id": "cus_b", "payment_method_id": "pm_b"},
+            }
+        ).encode()
+        gateway.call(
+            "PUT", "/v1/financing/settings", headers={"authorization": f"Bearer {tenant.admin}"}, body=body
+        )
+
+    sizes = [int(s) for s in os.environ.get("BENCH_NOT_DUE", "1000,100000").split(",")]
+    due = int(os.environ.get("BENCH_DUE", "1000"))
+    sweeps = measure_debit_sweep(app, set_debit_method, sizes, due)
+    lines = [
+        "",
+        f"## Debit sweep: {due} installments due among N not yet due",
+        "",
+        "| not yet due | due | debits started | DynamoDB calls | of which Query | RCU | WCU | seconds |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {f.not_due} | {f.due} | {f.debits} | {f.calls} | {f.queries} | {f.read_units:g} | "
+        f"{f.write_units:g} | {f.seconds:.1f} |"
+        for f in sweeps
+    ]
+    reports = measure_upcoming(gateway, int(os.environ.get("BENCH_INSTALLMENTS", "20000")))
+    lines += [
+        "",
+        f"## Upcoming report, tenant with {reports[0].installments} installments over a year",
+        "",
+        "| query | rows | DynamoDB calls | RCU | ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| `{f.query}` | {f.rows} | {f.calls} | {f.read_units:g} | {f.milliseconds:.0f} |" for f in reports
     ]
     return lines
 

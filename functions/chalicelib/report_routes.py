@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,7 +58,7 @@ def upcoming(call: Call[Any, UpcomingQuery]) -> UpcomingOutput:
             direction=q.direction,
             group_by="day",
             payments=payments,
-            periods=[PeriodOutput(**vars(p)) for p in periods],
+            periods=[PeriodOutput(**asdict(p)) for p in periods],
         )
     tenant = tenants.get(call.tenant_id)
     today = call.now.astimezone(ZoneInfo(tenant.timezone)).date()
@@ -65,7 +66,7 @@ def upcoming(call: Call[Any, UpcomingQuery]) -> UpcomingOutput:
     last = q.to or first + timedelta(weeks=8)
     periods = reports.upcoming(call.tenant_id, q.direction, first, last, q.group_by)
     return UpcomingOutput(
-        direction=q.direction, group_by=q.group_by, periods=[PeriodOutput(**vars(p)) for p in periods]
+        direction=q.direction, group_by=q.group_by, periods=[PeriodOutput(**asdict(p)) for p in periods]
     )
 
 
@@ -81,5 +82,5 @@ def upcoming(call: Call[Any, UpcomingQuery]) -> UpcomingOutput:
 def summary(call: Call[Any, Any]) -> SummaryOutput:
     cards, next_payments = reports.summary(call.tenant_id, call.now)
     return SummaryOutput(
-        cards=[SummaryCard(**vars(c)) for c in cards], next_payments=[_payment(p) for p in next_payments]
+        cards=[SummaryCard(**asdict(c)) for c in cards], next_payments=[_payment(p) for p in next_payments]
     )

@@ -4,7 +4,7 @@ pending), reminders, and the transactions that keep invoices and daily totals in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -42,6 +42,7 @@ from cashline.domain.plans import (
 from cashline.errors import ConflictError, NotFoundError
 
 DEBIT_JOB = "installment_debit"
+CLAIM_LEASE = timedelta(minutes=30)
 PAYOUT_JOB = "financing_payout"
 REMINDER_JOB = "debit_reminder"
 
@@ -215,7 +216,8 @@ class FinancingRepository:
             created_at=now,
             updated_at=now,
         )
-        record.version = settings.version or None
+        if settings.version:  # version 0 is the first save: PynamoDB then requires that none exists
+            record.version = settings.version
         with storage_errors("financing settings were changed by someone else; read them again"):
             record.save()
         return _settings(record)
@@ -303,13 +305,18 @@ class FinancingRepository:
         return [to_installment(item) for item in results if isinstance(item, InstallmentRecord)]
 
     def claim(self, record: InstallmentRecord, now: datetime) -> InstallmentRecord | None:
-        """Take a due installment for this sweep: one conditional write, so of two sweeps (or one run
-        twice) exactly one gets it. None when someone else took or changed it first."""
+        """Take a due installment for this sweep: one conditional write (on the version read), so of
+        two sweeps (or one run twice) exactly one gets it. None when someone else took or changed it.
+
+        The claim is a lease: the installment stays on the `due` index, CLAIM_LEASE later. If this
+        sweep dies after asking the processor but before recording the answer, a later sweep takes it
+        again and asks with the same idempotency key, so the debit is recorded, never made twice."""
+        lease_pk, lease_sk = due_keys(DEBIT_JOB, now + CLAIM_LEASE, record.tenant_id, record.installment_id)
         actions: list[Action] = [
             InstallmentRecord.status.set(InstallmentStatus.PROCESSING.value),
             InstallmentRecord.updated_at.set(now),
-            InstallmentRecord.due_pk.remove(),
-            InstallmentRecord.due_sk.remove(),
+            InstallmentRecord.due_pk.set(lease_pk),
+            InstallmentRecord.due_sk.set(lease_sk),
         ]
         try:
             with storage_errors("installment taken by another sweep"):
@@ -329,17 +336,25 @@ class FinancingRepository:
         plan_status: PlanStatus | None,
         now: datetime,
     ) -> None:
-        """The installment's new state, the plan's paid amount (ADD) and the day totals, together."""
+        """The installment's new state, the plan's paid amount and status, and the day totals, together.
+
+        The plan is read first and written on that version: two installments of one plan settled at
+        the same moment conflict, and the loser is taken again when its claim lease ends (the
+        processor then answers with the same debit), so nothing is lost or counted twice."""
+        try:
+            plan = PlanRecord.get(plan_pk(tenant_id, installment.plan_id), PLAN_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFoundError("financing plan not found", field="plan_id") from exc
         record = installment_record(tenant_id, installment, retry_instant, now)
         record.version = installment.version
-        with storage_errors("installment changed at the same time"), transaction() as write:
+        actions: list[Action] = [PlanRecord.updated_at.set(now)]
+        if paid_delta:
+            actions.append(PlanRecord.paid_amount.add(paid_delta))
+        if plan_status is not None:
+            actions.append(PlanRecord.status.set(plan_status.value))
+        with storage_errors("installment or plan changed at the same time"), transaction() as write:
             write.save(record)
-            actions: list[Action] = [PlanRecord.updated_at.set(now)]
-            if paid_delta:
-                actions.append(PlanRecord.paid_amount.add(paid_delta))
-            if plan_status is not None:
-                actions.append(PlanRecord.status.set(plan_status.value))
-            write.update(PlanRecord(pk=plan_pk(tenant_id, installment.plan_id), sk=PLAN_SK), actions=actions)
+            write.update(plan, actions=actions)  # conditioned on the version just read
             apply_in(write, days, now)
 
     def save_plan(self, before: Plan, after: Plan, *, payout_instant: datetime | None) -> Plan:

@@ -192,7 +192,7 @@ def _settle(
     tenant_id: str, installment: Installment, outcome: Outcome, settings: FinancingSettings, now: datetime
 ) -> None:
     """Record what the processor said; schedule the next look or attempt when there is one."""
-    base = replace(installment, status=InstallmentStatus.PROCESSING, version=installment.version + 1)
+    base = replace(installment, status=InstallmentStatus.PROCESSING)  # the claim's version, as read back
     if isinstance(outcome, DebitResult) and outcome.status == "succeeded":
         paid = replace(
             base,
