@@ -13,8 +13,10 @@ from typing import Any
 
 from cashline.domain.access import Role
 from cashline.domain.invoices import Direction, InvoiceStatus, LineInput
+from cashline.domain.plans import DebitMethod, FinancingSettings
 from cashline.services.access import TenantSettings, create_api_key, create_tenant
 from cashline.services.counterparties import create_counterparty
+from cashline.services.financing import PlanRequest, finance_invoice, update_settings
 from cashline.services.invoices import NewInvoice, change_status, create_invoice
 from localcloud.paths import LOCAL_STATE
 
@@ -133,14 +135,38 @@ def seed_demo(now: datetime) -> DemoTenant:
                 now=now,
                 note="customer says the press was delivered late",
             )
+    bills = []
     for who, number, currency, lines, issued_ago, terms in PAYABLES:
         issued = today - timedelta(days=issued_ago)
-        create_invoice(
-            tenant.tenant_id,
-            _new(Direction.PAYABLE, suppliers[who].counterparty_id, number, currency, lines, issued, terms),
-            actor=actor,
-            now=now,
+        bills.append(
+            create_invoice(
+                tenant.tenant_id,
+                _new(
+                    Direction.PAYABLE, suppliers[who].counterparty_id, number, currency, lines, issued, terms
+                ),
+                actor=actor,
+                now=now,
+            )
         )
+    # Financing: debits go to the local processor stand-in; one open bill is financed in 6 installments.
+    update_settings(
+        tenant.tenant_id,
+        FinancingSettings(
+            reminder_email="finance@nordlicht.example",
+            debit=DebitMethod(processor="stripe", customer_id="cus_demo", payment_method_id="pm_demo"),
+        ),
+        now=now,
+    )
+    open_bill = next(
+        b for b in bills if b.invoice.status is InvoiceStatus.OPEN and b.invoice.currency == "EUR"
+    )
+    finance_invoice(
+        tenant.tenant_id,
+        open_bill.invoice.invoice_id,
+        PlanRequest(payout_date=today + timedelta(days=3), installments=6),
+        actor=actor,
+        now=now,
+    )
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")

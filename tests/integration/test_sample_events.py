@@ -88,3 +88,9 @@ def test_document_uploaded_event_for_an_unknown_upload_is_acknowledged(chalice_a
         _event("sqs_document_uploaded.json"), lambda_context("du")
     )
     assert result == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize("name", ["financing_payouts", "installment_debits", "debit_reminders"])
+def test_financing_schedule_events(chalice_app: Any, name: str) -> None:
+    result = chalice_app.handler_map[name](_event(f"schedule_{name}.json"), lambda_context(name))
+    assert "claimed" in result and "items_read" in result

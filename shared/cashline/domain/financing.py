@@ -78,6 +78,11 @@ class Pricing:
             )
 
 
+# Where a country's payment system follows one region's bank holidays rather than only the
+# country-wide ones: Bacs (GBP direct debits) closes on England's Easter Monday and August holiday.
+_BANKING_SUBDIVISION = {"GB": "ENG", "UK": "ENG"}
+
+
 class BankCalendar:
     """Business days for debits and payouts in one country and currency.
 
@@ -103,7 +108,11 @@ class BankCalendar:
     def _closed_in(self, year: int) -> dict[date, str]:
         closed = self._closed_by_year.get(year)
         if closed is None:
-            closed = dict(holidays.country_holidays(self.country, years=year).items())
+            closed = dict(
+                holidays.country_holidays(
+                    self.country, subdiv=_BANKING_SUBDIVISION.get(self.country), years=year
+                ).items()
+            )
             if self.currency == "EUR":
                 for day, name in holidays.financial_holidays("ECB", years=year).items():
                     # Keep both names where a public holiday is also a TARGET2 day under another name.
