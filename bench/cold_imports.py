@@ -17,7 +17,9 @@ from localcloud.paths import FUNCTIONS, ROOT
 HANDLER_MODULES = {
     "app": "APIHandler (every route)",
     "chalicelib.auth": "ApiKeyAuthorizer",
-    "chalicelib.scheduled": "Housekeeping (schedule)",
+    "chalicelib.scheduled": "Housekeeping, InvoiceOverdueCheck (schedules)",
+    "chalicelib.financing_schedules": "FinancingPayouts, InstallmentDebits, DebitReminders (schedules)",
+    "chalicelib.queue_handlers": "DocumentUploaded (SQS)",
 }
 RUNS = 7
 

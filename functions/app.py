@@ -11,6 +11,7 @@ from chalicelib.counterparty_routes import counterparty_api
 from chalicelib.dev_routes import dev_api
 from chalicelib.document_routes import document_api
 from chalicelib.financing_routes import financing_api
+from chalicelib.financing_schedules import financing_schedules
 from chalicelib.health_routes import health
 from chalicelib.invoice_routes import invoice_api
 from chalicelib.queue_handlers import queues
@@ -33,4 +34,5 @@ app.register_blueprint(financing_api)
 app.register_blueprint(report_api)
 app.register_blueprint(dev_api)
 app.register_blueprint(schedules)
+app.register_blueprint(financing_schedules)
 app.register_blueprint(queues)

@@ -9,8 +9,6 @@ from typing import Any
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from cashline.clock import parse_utc
-from cashline.config import SchedulerSettings
-from cashline.services.debits import DebitRuntime, mailer_for, run_debits, run_payouts, run_reminders
 from cashline.services.housekeeping import run_housekeeping
 from cashline.services.invoices import run_overdue_check
 from chalicelib.runtime import scheduler_ready
@@ -44,51 +42,3 @@ def invoice_overdue_check(event: CloudWatchEvent) -> dict[str, Any]:
         "invoices_overdue": result.items_changed,
         "items_read": result.items_read,
     }
-
-
-def _lookback(settings: SchedulerSettings) -> timedelta:
-    return timedelta(days=settings.sweep_lookback_days)
-
-
-@schedules.schedule(
-    Rate(1, unit=Rate.HOURS),
-    name="financing_payouts",
-    description="Pay suppliers of financed bills on their payout date",
-)
-def financing_payouts(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    result = run_payouts(tick_at=parse_utc(event.time), lookback=_lookback(settings), worker=event.event_id)
-    return {"claimed": result.claimed, "payouts": result.items_changed, "items_read": result.items_read}
-
-
-@schedules.schedule(
-    Rate(1, unit=Rate.HOURS),
-    name="installment_debits",
-    description="Start (or retry, or follow up) the installment debits that are due",
-)
-def installment_debits(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    result = run_debits(
-        tick_at=parse_utc(event.time),
-        lookback=_lookback(settings),
-        worker=event.event_id,
-        runtime=DebitRuntime(settings),
-    )
-    return {"claimed": result.claimed, "debits": result.items_changed, "items_read": result.items_read}
-
-
-@schedules.schedule(
-    Rate(1, unit=Rate.HOURS),
-    name="debit_reminders",
-    description="E-mail each tenant a few days before its debits, one e-mail per debit day",
-)
-def debit_reminders(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    endpoint = str(settings.aws_endpoint).rstrip("/") if settings.aws_endpoint else None
-    result = run_reminders(
-        tick_at=parse_utc(event.time),
-        lookback=_lookback(settings),
-        worker=event.event_id,
-        mailer=mailer_for(settings, settings, endpoint),
-    )
-    return {"claimed": result.claimed, "reminders": result.items_changed, "items_read": result.items_read}
