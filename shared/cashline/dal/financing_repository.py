@@ -373,6 +373,7 @@ class FinancingRepository:
         days: list[DayDelta],
         invoice_change: tuple[Invoice, Invoice, InvoiceEvent] | None,
         now: datetime,
+        overdue_instant: datetime | None = None,
     ) -> None:
         """Cancel or add installments (cancel before payout, early repayment) with the plan, in one go."""
         t = after.tenant_id
@@ -388,7 +389,9 @@ class FinancingRepository:
                 item.version = installment.version or None
                 write.save(item)
             if invoice_change is not None:
-                self.invoices.stage_change(write, *invoice_change, overdue_instant=None, extra_days=days)
+                self.invoices.stage_change(
+                    write, *invoice_change, overdue_instant=overdue_instant, extra_days=days
+                )
             else:
                 apply_in(write, days, now)
 

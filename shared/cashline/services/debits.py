@@ -41,7 +41,7 @@ from cashline.dal.financing_repository import (
 )
 from cashline.dal.table import CashlineItem
 from cashline.domain.access import Tenant
-from cashline.domain.invoices import InvoiceEvent
+from cashline.domain.invoices import InvoiceEvent, InvoiceStatus
 from cashline.domain.plans import (
     FinancingSettings,
     Installment,
@@ -65,6 +65,10 @@ UNKNOWN_OUTCOME_RETRY = timedelta(minutes=30)
 POLL_AFTER = timedelta(hours=1)
 
 plans = FinancingRepository()
+# A financed bill Cashline may still pay: not void, written off or paid by someone else meanwhile.
+PAYABLE_BY_FINANCING = frozenset(
+    {InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE, InvoiceStatus.DISPUTED}
+)
 
 
 class DebitRuntime:
@@ -95,12 +99,17 @@ def run_payouts(*, tick_at: datetime, lookback: timedelta, worker: str) -> Sweep
         plan = to_plan(item)
         if plan.payout_status is not PayoutStatus.SCHEDULED or plan.status is not PlanStatus.ACTIVE:
             return False
-        paid = replace(plan, payout_status=PayoutStatus.PAID, updated_at=tick_at)
-        plans.save_plan(plan, paid, payout_instant=None)  # conditional on the version read from the index
         bill = invoice_service.invoices.get_header(plan.tenant_id, plan.invoice_id)
-        settled = replace(
-            bill, amount_paid=bill.amount_due, status=bill.status.__class__("paid"), updated_at=tick_at
-        )
+        if bill.status not in PAYABLE_BY_FINANCING or bill.financing_plan_id != plan.plan_id:
+            logger.warning(
+                "payout skipped: the bill is not payable any more",
+                plan_id=plan.plan_id,
+                invoice_id=bill.invoice_id,
+                status=bill.status.value,
+            )
+            return False
+        paid = replace(plan, payout_status=PayoutStatus.PAID, updated_at=tick_at)
+        settled = replace(bill, amount_paid=bill.amount_due, status=InvoiceStatus.PAID, updated_at=tick_at)
         event = InvoiceEvent(
             event_id=new_id("event"),
             invoice_id=bill.invoice_id,
@@ -113,7 +122,10 @@ def run_payouts(*, tick_at: datetime, lookback: timedelta, worker: str) -> Sweep
             },
             note=f"paid to the supplier by Cashline under plan {plan.plan_id}",
         )
-        invoice_service.invoices.save_change(bill, settled, event, overdue_instant=None)
+        # The plan (on the version read from the index) and the bill change together, or neither does.
+        plans.replace_installments(
+            plan, paid, [], days=[], invoice_change=(bill, settled, event), now=tick_at
+        )
         metrics.add_metric(name="FinancingPayout", unit=MetricUnit.Count, value=1)
         return True
 

@@ -26,7 +26,7 @@ from cashline.domain.financing import (
     build_schedule,
     early_repayment,
 )
-from cashline.domain.invoices import AWAITING_PAYMENT, Direction, InvoiceEvent, InvoiceStatus
+from cashline.domain.invoices import AWAITING_PAYMENT, Direction, InvoiceEvent, InvoiceStatus, settled_status
 from cashline.domain.plans import (
     FinancingSettings,
     Installment,
@@ -38,6 +38,7 @@ from cashline.domain.plans import (
 from cashline.errors import ConflictError, NotFoundError, UnprocessableError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
+from cashline.services.invoices import overdue_instant_of
 
 plans = FinancingRepository()
 invoices = InvoiceRepository()
@@ -223,14 +224,23 @@ def cancel_plan(tenant_id: str, plan_id: str, *, actor: str, now: datetime) -> t
         if i.status is InstallmentStatus.SCHEDULED
     ]
     bill = invoices.get_header(tenant_id, plan.invoice_id)
-    released = replace(bill, financing_plan_id=None, updated_at=now)
+    tenant = tenants.get(tenant_id)
+    # The bill is the business's again: its state follows its date, and the overdue check sees it again.
+    status = bill.status
+    if status in AWAITING_PAYMENT | {InvoiceStatus.OVERDUE}:
+        today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+        status = settled_status(bill.amount_due, bill.amount_paid, bill.due_date, today)
+    released = replace(bill, financing_plan_id=None, status=status, updated_at=now)
+    event_changes: dict[str, list[object]] = {"financing_plan_id": [plan_id, None]}
+    if status is not bill.status:
+        event_changes["status"] = [bill.status.value, status.value]
     event = InvoiceEvent(
         event_id=new_id("event"),
         invoice_id=bill.invoice_id,
         at=now,
         actor=actor,
         action="financing_cancelled",
-        changes={"financing_plan_id": [plan_id, None]},
+        changes=event_changes,
     )
     plans.replace_installments(
         plan,
@@ -238,6 +248,7 @@ def cancel_plan(tenant_id: str, plan_id: str, *, actor: str, now: datetime) -> t
         changes,
         days=[installment_day(tenant_id, i, -1) for i, _ in changes],
         invoice_change=(bill, released, event),
+        overdue_instant=overdue_instant_of(tenant, released),
         now=now,
     )
     return get_plan(tenant_id, plan_id)

@@ -225,11 +225,11 @@ def prepare_invoice(
         body=InvoiceBody(lines=lines, taxes=taxes, details=details),
         claims=claims,
         new_counterparty=counterparty if is_new else None,
-        overdue_instant=_overdue_instant(tenant, invoice),
+        overdue_instant=overdue_instant_of(tenant, invoice),
     )
 
 
-def _overdue_instant(tenant: Tenant, invoice: Invoice) -> datetime | None:
+def overdue_instant_of(tenant: Tenant, invoice: Invoice) -> datetime | None:
     """When the overdue check must look at this invoice: only while it awaits payment."""
     if invoice.status not in AWAITING_PAYMENT:
         return None
@@ -322,6 +322,11 @@ def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: date
         check_transition(before.status, status, by_person=target is not InvoiceStatus.OPEN)
     except TransitionError as exc:
         raise ConflictError(str(exc), field="status") from exc
+    if before.financing_plan_id and target in {InvoiceStatus.VOID, InvoiceStatus.WRITTEN_OFF}:
+        raise ConflictError(
+            f"this bill is financed by plan {before.financing_plan_id}: cancel the financing first",
+            field="status",
+        )
     if target is InvoiceStatus.VOID and before.amount_paid:
         raise ConflictError(
             "an invoice with payments cannot be voided; refund or write it off", field="status"
@@ -346,7 +351,7 @@ def _save(
         changes={"status": [before.status.value, after.status.value]},
         note=note,
     )
-    invoices.save_change(before, after, event, overdue_instant=_overdue_instant(tenant, after))
+    invoices.save_change(before, after, event, overdue_instant=overdue_instant_of(tenant, after))
     metrics.add_metric(name=f"InvoiceTo_{after.status.value}", unit=MetricUnit.Count, value=1)
 
 

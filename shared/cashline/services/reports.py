@@ -152,8 +152,8 @@ def payments_in(tenant_id: str, direction: Direction, first: date, last: date) -
                 i.amount,
             )
             for i in plans.installments_due(tenant_id, first, last)
-            if i.status
-            in {InstallmentStatus.SCHEDULED, InstallmentStatus.RETRYING, InstallmentStatus.PROCESSING}
+            # A failed installment is still owed (the plan is in arrears): listed as the totals count it.
+            if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
         ]
     return sorted(found, key=lambda p: (p.due_date, p.kind, p.id))
 
