@@ -581,3 +581,53 @@ def test_sweeps_running_at_once_debit_each_due_installment_exactly_once(
         now = get_plan(api, tenant, plan["id"])
         assert (now["status"], now["paid_amount"]) == ("completed", plan["total"]), now
         assert {i["status"] for i in now["installments"]} == {"paid"}
+
+
+# --- early repayment --------------------------------------------------------------------------------
+
+
+def test_early_repayment_replaces_the_open_installments_with_one_debit_and_a_smaller_fee(
+    api: Api, tenant: TestTenant, chalice_app: Any, local_cloud: LocalCloud
+) -> None:
+    from cashline.services.financing import repay_early
+
+    configure(api, tenant)
+    payout, first_debit = plan_dates()
+    _, plan = Bills(api, tenant).finance(
+        amount=120_000, payout=payout, installments=6, first_debit=first_debit
+    )
+    # principal 120,000; fee 1.5 % x 6 months = 10,800; total 130,800 in six debits of 21,800
+    assert (plan["fee"], plan["total"]) == (10_800, 130_800)
+    paid_out(chalice_app, plan)
+    first = plan["installments"][0]
+    fire(chalice_app, DEBITS, at(first["due_date"], 6))
+    assert get_plan(api, tenant, plan["id"])["paid_amount"] == first["amount"]
+
+    # Repaid two days after the first debit: the fee is 1.5 % of 120,000 per month started since the payout.
+    repay_on = at(date.fromisoformat(first["due_date"]) + timedelta(days=2), 10)
+    months = _months_started(date.fromisoformat(plan["payout_date"]), repay_on.date())
+    fee = 1_800 * months
+    repay_early(tenant.tenant_id, plan["id"], now=repay_on)
+    after = get_plan(api, tenant, plan["id"])
+    assert (after["fee"], after["total"]) == (fee, 120_000 + fee)
+    statuses = [(i["kind"], i["status"]) for i in after["installments"]]
+    assert statuses.count(("scheduled", "cancelled")) == 5
+    final = next(i for i in after["installments"] if i["kind"] == "early_repayment")
+    assert final["amount"] == 120_000 + fee - first["amount"]
+
+    fire(chalice_app, DEBITS, max(at(final["due_date"], 6), repay_on) + timedelta(hours=1))
+    done = get_plan(api, tenant, plan["id"])
+    assert done["status"] == "completed" and done["paid_amount"] == 120_000 + fee and done["remaining"] == 0
+    assert len(payments(local_cloud, final["id"])) == 1
+
+
+def _months_started(start: date, on: date) -> int:
+    """An independent count: month anniversaries of `start` reached before `on`, at least one."""
+    months = 0
+    while True:
+        index = start.year * 12 + start.month - 1 + months
+        year, month = divmod(index, 12)
+        last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+        if date(year, month + 1, min(start.day, last_day)) >= on:
+            return max(months, 1)
+        months += 1

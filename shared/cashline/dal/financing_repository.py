@@ -386,7 +386,8 @@ class FinancingRepository:
             write.save(record)
             for installment, debit_instant in changes:
                 item = installment_record(t, installment, debit_instant, now)
-                item.version = installment.version or None
+                if installment.version:  # an existing installment: written on the version read
+                    item.version = installment.version
                 write.save(item)
             if invoice_change is not None:
                 self.invoices.stage_change(

@@ -284,7 +284,10 @@ def repay_early(tenant_id: str, plan_id: str, *, now: datetime) -> tuple[Plan, l
         max_installments=max(plan.installments_count, 1),
     )
     paid = {i.sequence for i in installments if i.status is InstallmentStatus.PAID}
-    settlement = early_repayment(schedule, paid_sequences=paid, on=today, pricing=pricing)
+    try:
+        settlement = early_repayment(schedule, paid_sequences=paid, on=today, pricing=pricing)
+    except FinancingError as exc:
+        raise ConflictError(str(exc), field="plan_id") from exc
     open_ones = [
         i for i in installments if i.status in {InstallmentStatus.SCHEDULED, InstallmentStatus.RETRYING}
     ]
