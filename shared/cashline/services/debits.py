@@ -12,21 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency
 
 from cashline.adapters.mailer import Email, Mailer
-from cashline.adapters.processors import (
-    DebitAccount,
-    DebitProcessor,
-    DebitRefusedError,
-    DebitResult,
-    DebitTimeoutError,
-    ProcessorUnavailableError,
-    processor_for,
-)
 from cashline.config import DebitSettings, MailSettings, StageSettings
 from cashline.dal.daily_totals import DayDelta
 from cashline.dal.financing_records import InstallmentRecord, PlanRecord, ReminderRecord
@@ -56,6 +48,21 @@ from cashline.observability import MetricUnit, logger, metrics
 from cashline.services import invoices as invoice_service
 from cashline.services.sweeps import SweepResult, sweep
 
+if TYPE_CHECKING:
+    # The processor SDKs are imported when a debit is made, not at cold start: the API function
+    # registers this module too (Chalice keeps every handler on one app) and never debits.
+    from cashline.adapters.processors import (
+        DebitAccount,
+        DebitProcessor,
+        DebitRefusedError,
+        DebitResult,
+        DebitTimeoutError,
+        ProcessorUnavailableError,
+    )
+
+    Outcome = DebitResult | DebitRefusedError | DebitTimeoutError | ProcessorUnavailableError
+
+
 DEBIT_SCHEDULE = "installment_debits"
 PAYOUT_SCHEDULE = "financing_payouts"
 REMINDER_SCHEDULE = "debit_reminders"
@@ -78,6 +85,8 @@ class DebitRuntime:
         self.settings = settings
 
     def processor(self, account: DebitAccount) -> DebitProcessor:
+        from cashline.adapters.processors import processor_for
+
         s = self.settings
         return processor_for(
             account,
@@ -166,12 +175,16 @@ def run_debits(*, tick_at: datetime, lookback: timedelta, worker: str, runtime: 
     )
 
 
-Outcome = DebitResult | DebitRefusedError | DebitTimeoutError | ProcessorUnavailableError
-
-
 def _ask_processor(
     installment: Installment, tenant_id: str, settings: FinancingSettings, runtime: DebitRuntime
 ) -> Outcome:
+    from cashline.adapters.processors import (
+        DebitAccount,
+        DebitRefusedError,
+        DebitTimeoutError,
+        ProcessorUnavailableError,
+    )
+
     method = settings.debit
     account = DebitAccount(
         processor="gocardless" if method.processor == "gocardless" else "stripe",
@@ -204,6 +217,13 @@ def _settle(
     tenant_id: str, installment: Installment, outcome: Outcome, settings: FinancingSettings, now: datetime
 ) -> None:
     """Record what the processor said; schedule the next look or attempt when there is one."""
+    from cashline.adapters.processors import (
+        DebitRefusedError,
+        DebitResult,
+        DebitTimeoutError,
+        ProcessorUnavailableError,
+    )
+
     base = replace(installment, status=InstallmentStatus.PROCESSING)  # the claim's version, as read back
     if isinstance(outcome, DebitResult) and outcome.status == "succeeded":
         paid = replace(
