@@ -164,10 +164,6 @@ def bind_table(table_name: str, *, region: str, endpoint: str | None) -> None:
         model._connection = None
 
 
-def is_bound() -> bool:
-    return CashlineItem.Meta.table_name != UNBOUND_TABLE
-
-
 def tenant_pk(tenant_id: str) -> str:
     """Every tenant-owned item collection starts with the tenant: no key without it."""
     if not tenant_id:

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -398,7 +397,3 @@ def mailer_for(settings: MailSettings, stage: StageSettings, endpoint: str | Non
         endpoint=endpoint,
         outbox=Path(settings.outbox_dir) if settings.outbox_dir else None,
     )
-
-
-def tenant_today(tenant: Tenant, now: datetime) -> str:
-    return now.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -392,13 +391,3 @@ def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) ->
         worker=worker,
         handle=mark_overdue,
     )
-
-
-def parse_quantity(value: str, field: str) -> Decimal:
-    try:
-        quantity = Decimal(value)
-    except ArithmeticError as exc:
-        raise ValidationError("not a decimal number", field=field) from exc
-    if not quantity.is_finite():
-        raise ValidationError("not a finite number", field=field)
-    return quantity
