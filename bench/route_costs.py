@@ -44,6 +44,87 @@ def measure_routes(gateway: ApiGateway) -> list[RouteFigure]:
 
     version = call("GET", "/v1/tenant").json()["version"]
     new_key = {"name": "bench", "role": "finance"}
+    return _access_routes(gateway, tenant, call, version, new_key, victim.key.key_id) + _business_routes(call)
+
+
+def _business_routes(call: Any) -> list[RouteFigure]:
+    """Counterparties, invoices, financing and reports: one of each route with realistic data."""
+    supplier = call("POST", "/v1/counterparties", {"name": "Bench Supplier", "tax_id": "DE123123123"}).json()
+    bill_body = {
+        "direction": "payable",
+        "counterparty": {"id": supplier["id"]},
+        "issue_date": "2026-11-01",
+        "due_date": "2027-03-01",
+        "currency": "EUR",
+        "lines": [{"description": "Steel", "quantity": "10", "unit_amount": 12_345, "tax_rate": "19"}],
+    }
+    figures = [
+        _measure(
+            "POST /v1/counterparties", lambda: call("POST", "/v1/counterparties", {"name": "Bench Customer"})
+        ),
+        _measure("GET /v1/counterparties/{id}", lambda: call("GET", f"/v1/counterparties/{supplier['id']}")),
+        _measure(
+            "POST /v1/invoices (lines, existing counterparty)",
+            lambda: call("POST", "/v1/invoices", {**bill_body, "number": "B-1"}),
+        ),
+        _measure(
+            "POST /v1/invoices (inline new counterparty)",
+            lambda: call(
+                "POST", "/v1/invoices", {**bill_body, "number": "B-2", "counterparty": {"name": "Inline New"}}
+            ),
+        ),
+    ]
+    bill = call("GET", "/v1/invoices?direction=payable&limit=1").json()["data"][0]
+    call(
+        "PUT",
+        "/v1/financing/settings",
+        {"version": 0, "debit": {"processor": "stripe", "customer_id": "c", "payment_method_id": "p"}},
+    )
+    figures += [
+        _measure("GET /v1/invoices/{id}", lambda: call("GET", f"/v1/invoices/{bill['id']}")),
+        _measure(
+            "GET /v1/invoices?status=open&limit=20", lambda: call("GET", "/v1/invoices?status=open&limit=20")
+        ),
+        _measure(
+            "POST /v1/invoices/{id}/status (disputed)",
+            lambda: call("POST", f"/v1/invoices/{bill['id']}/status", {"status": "disputed"}),
+        ),
+        _measure(
+            "POST /v1/invoices/{id}/status (open)",
+            lambda: call("POST", f"/v1/invoices/{bill['id']}/status", {"status": "open"}),
+        ),
+        _measure("GET /v1/invoices/{id}/events", lambda: call("GET", f"/v1/invoices/{bill['id']}/events")),
+        _measure(
+            "POST /v1/financing/quotes",
+            lambda: call(
+                "POST",
+                "/v1/financing/quotes",
+                {"amount": 500_000, "currency": "EUR", "payout_date": "2027-01-15", "installments": 6},
+            ),
+        ),
+        _measure(
+            "POST /v1/invoices/{id}/financing (6 installments)",
+            lambda: call(
+                "POST",
+                f"/v1/invoices/{bill['id']}/financing",
+                {"payout_date": "2027-01-15", "installments": 6},
+            ),
+        ),
+    ]
+    plan = call("GET", "/v1/financing/plans?limit=1").json()["data"][0]
+    figures += [
+        _measure("GET /v1/financing/plans/{id}", lambda: call("GET", f"/v1/financing/plans/{plan['id']}")),
+        _measure(
+            "GET /v1/reports/upcoming (8 weeks)", lambda: call("GET", "/v1/reports/upcoming?group_by=week")
+        ),
+        _measure("GET /v1/reports/summary", lambda: call("GET", "/v1/reports/summary")),
+    ]
+    return figures
+
+
+def _access_routes(
+    gateway: ApiGateway, tenant: Any, call: Any, version: int, new_key: dict[str, str], victim_key: str
+) -> list[RouteFigure]:
     return [
         _measure("GET /v1/health (no auth)", lambda: gateway.call("GET", "/v1/health")),
         _measure("GET /v1/openapi.json (no auth, no database)", lambda: call("GET", "/v1/openapi.json")),
@@ -59,8 +140,8 @@ def measure_routes(gateway: ApiGateway) -> list[RouteFigure]:
             lambda: call("POST", "/v1/api-keys", new_key, {"idempotency-key": "bench-1"}),
         ),
         _measure("GET /v1/api-keys?limit=20", lambda: call("GET", "/v1/api-keys?limit=20")),
-        _measure("GET /v1/api-keys/{id}", lambda: call("GET", f"/v1/api-keys/{victim.key.key_id}")),
-        _measure("DELETE /v1/api-keys/{id}", lambda: call("DELETE", f"/v1/api-keys/{victim.key.key_id}")),
+        _measure("GET /v1/api-keys/{id}", lambda: call("GET", f"/v1/api-keys/{victim_key}")),
+        _measure("DELETE /v1/api-keys/{id}", lambda: call("DELETE", f"/v1/api-keys/{victim_key}")),
         _measure(
             "any route, refused key (401)",
             lambda: gateway.call(

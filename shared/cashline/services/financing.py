@@ -72,19 +72,20 @@ def _at(day: date, at: time, tenant: Tenant) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(tenant.timezone))
 
 
-def quote(
-    tenant_id: str,
-    *,
+def quote(tenant_id: str, *, principal: int, currency: str, request: PlanRequest, now: datetime) -> Schedule:
+    """The plan a financing request would get, computed and not stored."""
+    return _schedule(tenants.get(tenant_id), plans.settings(tenant_id), principal, currency, request, now)
+
+
+def _schedule(
+    tenant: Tenant,
+    settings: FinancingSettings,
     principal: int,
     currency: str,
     request: PlanRequest,
-    today: date | None = None,
     now: datetime,
 ) -> Schedule:
-    """The plan a financing request would get, computed and not stored."""
-    tenant = tenants.get(tenant_id)
-    settings = plans.settings(tenant_id)
-    local_today = today or now.astimezone(ZoneInfo(tenant.timezone)).date()
+    local_today = now.astimezone(ZoneInfo(tenant.timezone)).date()
     if request.payout_date < local_today:
         raise ValidationError("payout_date is in the past", field="payout_date")
     try:
@@ -137,9 +138,7 @@ def finance_invoice(
             field="invoice_id",
             details={"existing_id": bill.financing_plan_id},
         )
-    schedule = quote(
-        tenant_id, principal=bill.amount_outstanding, currency=bill.currency, request=request, now=now
-    )
+    schedule = _schedule(tenant, settings, bill.amount_outstanding, bill.currency, request, now)
     plan_id = new_id("plan")
     plan = Plan(
         tenant_id=tenant_id,
