@@ -9,7 +9,7 @@ from typing import Any
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from cashline.clock import parse_utc
-from cashline.config import SchedulerSettings
+from cashline.config import SchedulerSettings, url_text
 from cashline.services.debits import DebitRuntime, mailer_for, run_debits, run_payouts, run_reminders
 from chalicelib.runtime import scheduler_ready
 
@@ -54,7 +54,7 @@ def installment_debits(event: CloudWatchEvent) -> dict[str, Any]:
 )
 def debit_reminders(event: CloudWatchEvent) -> dict[str, Any]:
     settings = scheduler_ready()
-    endpoint = str(settings.aws_endpoint).rstrip("/") if settings.aws_endpoint else None
+    endpoint = url_text(settings.aws_endpoint)
     result = run_reminders(
         tick_at=parse_utc(event.time),
         lookback=_lookback(settings),

@@ -71,6 +71,11 @@ class SchedulerSettings(StageSettings, TableSettings, DebitSettings, MailSetting
     sweep_lookback_days: int = Field(default=7, ge=1, le=60)
 
 
+def url_text(url: HttpUrl | None) -> str | None:
+    """An optional endpoint as boto3 and the SDKs take it: a string without the trailing slash."""
+    return str(url).rstrip("/") if url else None
+
+
 @lru_cache(maxsize=1)
 def api_settings() -> ApiSettings:
     return ApiSettings()  # values come from the environment; missing ones fail here, at cold start

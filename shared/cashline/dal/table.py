@@ -18,7 +18,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from cashline.config import TableSettings
+from cashline.config import TableSettings, url_text
 
 UNBOUND_TABLE = "cashline-unbound"
 
@@ -172,5 +172,5 @@ def tenant_pk(tenant_id: str) -> str:
 
 
 def bind_from_settings(settings: TableSettings) -> None:
-    endpoint = str(settings.dynamodb_endpoint).rstrip("/") if settings.dynamodb_endpoint else None
+    endpoint = url_text(settings.dynamodb_endpoint)
     bind_table(settings.table_name, region=settings.region, endpoint=endpoint)

@@ -18,7 +18,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 from cashline.adapters.mailer import Email, Mailer
-from cashline.config import DebitSettings, MailSettings, StageSettings
+from cashline.config import DebitSettings, MailSettings, StageSettings, url_text
 from cashline.dal.daily_totals import DayDelta
 from cashline.dal.financing_records import InstallmentRecord, PlanRecord, ReminderRecord
 from cashline.dal.financing_repository import (
@@ -90,9 +90,9 @@ class DebitRuntime:
         return processor_for(
             account,
             stripe_api_key=s.stripe_api_key.get_secret_value(),
-            stripe_api_base=str(s.stripe_api_base).rstrip("/") if s.stripe_api_base else None,
+            stripe_api_base=url_text(s.stripe_api_base),
             gocardless_token=s.gocardless_access_token.get_secret_value(),
-            gocardless_base_url=str(s.gocardless_base_url).rstrip("/") if s.gocardless_base_url else None,
+            gocardless_base_url=url_text(s.gocardless_base_url),
             gocardless_environment=s.gocardless_environment,
             timeout_s=s.processor_timeout_seconds,
         )

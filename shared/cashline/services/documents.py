@@ -17,7 +17,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from cashline.adapters.documents import DocumentStore, PresignedUpload
-from cashline.config import ApiSettings
+from cashline.config import ApiSettings, url_text
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.domain.filetypes import ALLOWED_UPLOAD_TYPES, EXTENSIONS, sniff
 from cashline.domain.invoices import Document, InvoiceEvent
@@ -33,7 +33,7 @@ invoices = InvoiceRepository()
 
 
 def store_for(settings: ApiSettings) -> DocumentStore:
-    endpoint = str(settings.aws_endpoint).rstrip("/") if settings.aws_endpoint else None
+    endpoint = url_text(settings.aws_endpoint)
     return DocumentStore(settings.documents_bucket, region=settings.region, endpoint=endpoint)
 
 

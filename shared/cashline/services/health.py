@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from cashline.adapters.aws import bucket_reachable
-from cashline.config import ApiSettings
+from cashline.config import ApiSettings, url_text
 from cashline.dal.access_repository import ping_table
 from cashline.observability import logger
 
@@ -35,7 +35,7 @@ def _check(name: str, probe: Callable[[], None]) -> DependencyStatus:
 
 
 def check_health(settings: ApiSettings) -> list[DependencyStatus]:
-    endpoint = str(settings.aws_endpoint) if settings.aws_endpoint else None
+    endpoint = url_text(settings.aws_endpoint)
     return [
         _check("dynamodb", ping_table),
         _check(

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
 
-from cashline.config import api_settings
+from cashline.config import api_settings, url_text
 from cashline.dal.idempotency_store import idempotency_store
 from cashline.errors import IdempotencyInProgressError, IdempotencyMismatchError, ValidationError
 
@@ -69,7 +69,7 @@ def run_once(
     store = idempotency_store(
         settings.idempotency_table_name,
         settings.region,
-        str(settings.dynamodb_endpoint) if settings.dynamodb_endpoint else None,
+        url_text(settings.dynamodb_endpoint),
     )
     config = IdempotencyConfig(
         event_key_jmespath="idempotency_key",
