@@ -25,7 +25,13 @@ from cashline.dal.invoice_records import (
 )
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
 from cashline.dal.party_records import CounterpartyRecord, UniqueRecord
-from cashline.dal.party_repository import claimed_by, profile_record, totals_update, unique_records
+from cashline.dal.party_repository import (
+    claimed_by,
+    profile_record,
+    totals_update,
+    unique_record,
+    unique_records,
+)
 from cashline.dal.table import CashlineItem
 from cashline.dal.transactions import transaction
 from cashline.domain.counterparties import Counterparty
@@ -250,13 +256,7 @@ class InvoiceRepository:
                 )
                 for claim in claims:
                     write.save(
-                        UniqueRecord(
-                            pk=f"T#{t}#UNIQ#{claim.scope}#{claim.value}",
-                            sk="UNIQ",
-                            target_id=invoice.invoice_id,
-                            created_at=invoice.created_at,
-                            updated_at=invoice.created_at,
-                        ),
+                        unique_record(t, claim.scope, claim.value, invoice.invoice_id, invoice.created_at),
                         condition=UniqueRecord.pk.does_not_exist(),
                     )
                 if new_counterparty is not None:
