@@ -14,6 +14,8 @@ from chalicelib.financing_routes import financing_api
 from chalicelib.financing_schedules import financing_schedules
 from chalicelib.health_routes import health
 from chalicelib.invoice_routes import invoice_api
+from chalicelib.payment_handlers import payment_handlers
+from chalicelib.payment_routes import payment_api
 from chalicelib.queue_handlers import queues
 from chalicelib.report_routes import report_api
 from chalicelib.scheduled import schedules
@@ -31,8 +33,10 @@ app.register_blueprint(counterparty_api)
 app.register_blueprint(invoice_api)
 app.register_blueprint(document_api)
 app.register_blueprint(financing_api)
+app.register_blueprint(payment_api)
 app.register_blueprint(report_api)
 app.register_blueprint(dev_api)
 app.register_blueprint(schedules)
 app.register_blueprint(financing_schedules)
 app.register_blueprint(queues)
+app.register_blueprint(payment_handlers)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -71,6 +71,7 @@ class Call(Generic[BodyT, QueryT]):
     request_id: str
     raw_body: bytes = b""
     content_type: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def tenant_id(self) -> str:
@@ -279,6 +280,7 @@ def _serve(
         request_id=request_id,
         raw_body=raw_body,
         content_type=content_type,
+        headers={str(k).lower(): str(v) for k, v in (request.headers or {}).items()},
     )
 
     if spec.produces != "application/json":

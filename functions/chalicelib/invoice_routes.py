@@ -18,7 +18,7 @@ from cashline.schemas.invoices import (
     InvoiceListQuery,
     InvoiceOutput,
 )
-from cashline.services import invoices
+from cashline.services import invoices, payments
 from chalicelib.http import Call, api_route
 
 invoice_api = Blueprint(__name__)
@@ -42,7 +42,7 @@ def actor_of(call: Call[Any, Any]) -> str:
     tag=TAG,
 )
 def create_invoice(call: Call[CreateInvoiceRequest, Any]) -> InvoiceOutput:
-    view = invoices.create_invoice(
+    view = payments.create_invoice_using_credit(
         call.tenant_id, call.body.to_new_invoice(), actor=actor_of(call), now=call.now
     )
     return InvoiceOutput.of(view)

@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from localcloud.dynamodb_local import free_port, start_dynamodb_local, wait_for_port
 from localcloud.paths import LOCAL_STATE
+from localcloud.paypal_standin import PayPalSigner
 from localcloud.processor_standin import ProcessorStandIn
 from localcloud.template import function_environment, load_template, local_name, resources_of_type, tables
 
@@ -40,6 +41,7 @@ class LocalCloud:
     # Stand-ins of the payment processors' HTTP APIs: the debit adapters talk to them locally.
     processors: ProcessorStandIn = field(default_factory=ProcessorStandIn)
     outbox_dir: Path = field(default_factory=lambda: LOCAL_STATE / "outbox")
+    paypal: PayPalSigner = field(default_factory=lambda: PayPalSigner(LOCAL_STATE / "paypal"))
 
     @property
     def dynamodb_endpoint(self) -> str:
@@ -56,6 +58,7 @@ class LocalCloud:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         self.processors.start()
+        self.paypal.ensure()
         try:
             self._dynamodb = start_dynamodb_local(self.dynamodb_port)
             wait_for_port(self.moto_port, timeout_s=15)
@@ -175,6 +178,10 @@ class LocalCloud:
             CASHLINE_GOCARDLESS_ACCESS_TOKEN="local_standin_token",
             CASHLINE_GOCARDLESS_BASE_URL=self.processors.gocardless_base,
             CASHLINE_OUTBOX_DIR=str(self.outbox_dir),
+            CASHLINE_SECRETS_PREFIX=f"cashline/{STAGE}",
+            # Tenants' webhooks may point at this machine locally (never in AWS).
+            CASHLINE_ALLOW_PRIVATE_WEBHOOKS="true",
+            CASHLINE_PAYPAL_CERT_FILE=str(self.paypal.certificate_file),
             # Shorter than the stand-in's "timeout" hang, so a scripted timeout is one.
             CASHLINE_PROCESSOR_TIMEOUT_SECONDS="1",
         )

@@ -569,6 +569,8 @@ def _gocardless_payment(params: dict[str, Any]) -> dict[str, Any]:
         "metadata": dict(params.get("metadata") or {}),
         "reference": None,
         "retry_if_possible": False,
+        # GoCardless picks the scheme from the mandate; the stand-in's mandates are all SEPA Core.
+        "scheme": "sepa_core" if params["currency"] == "EUR" else "bacs",
         "status": "pending_submission",
         "links": {"mandate": params["links"]["mandate"], "creditor": "CR000STANDIN"},
     }

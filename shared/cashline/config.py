@@ -56,13 +56,39 @@ class MailSettings(_Base):
     outbox_dir: str | None = None
 
 
-class ApiSettings(StageSettings, TableSettings, StorageSettings, DebitSettings, MailSettings):
+class AlertSettings(_Base):
+    """Where alerts go: the event bus, the finance contacts' e-mail (MailSettings), tenants' webhooks."""
+
+    event_bus_name: str = Field(min_length=1)
+    # Secrets Manager names of connections and outbound webhooks start with this.
+    secrets_prefix: str = Field(min_length=3)
+    # Local cloud only: tenants' webhook URLs may point at this machine (never in AWS: SSRF).
+    allow_private_webhooks: bool = False
+    # moto's server in the local cloud (Secrets Manager, EventBridge); unset in AWS.
+    aws_endpoint: HttpUrl | None = None
+
+
+class PaymentIntakeSettings(_Base):
+    webhook_queue_url: str = Field(min_length=3)
+    # Local cloud and tests only: PayPal's signing certificate from this file instead of PayPal's URL.
+    paypal_cert_file: str | None = None
+
+
+class ApiSettings(
+    StageSettings,
+    TableSettings,
+    StorageSettings,
+    DebitSettings,
+    MailSettings,
+    AlertSettings,
+    PaymentIntakeSettings,
+):
     """What the API function needs."""
 
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
 
 
-class SchedulerSettings(StageSettings, TableSettings, DebitSettings, MailSettings):
+class SchedulerSettings(StageSettings, TableSettings, DebitSettings, MailSettings, AlertSettings):
     # moto's server in the local cloud (SES); unset in AWS.
     aws_endpoint: HttpUrl | None = None
 

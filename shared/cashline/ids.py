@@ -24,6 +24,8 @@ PREFIXES = {
     "campaign": "cmp",
     "document": "doc",
     "event": "evt",
+    "connection": "pcn",
+    "alert": "alr",
 }
 
 

@@ -214,6 +214,7 @@ def test_totals_follow_every_change_per_direction_and_currency(api: Api, tenant:
         "outstanding": 9100,
         "overdue": 0,
         "open_invoices": 2,
+        "credit": 0,
     }
     assert totals[("receivable", "USD")]["outstanding"] == 2500
     assert totals[("payable", "EUR")]["outstanding"] == 4000

@@ -3,7 +3,7 @@ pending), reminders, and the transactions that keep invoices and daily totals in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -335,6 +335,7 @@ class FinancingRepository:
         days: list[DayDelta],
         plan_status: PlanStatus | None,
         now: datetime,
+        also: Callable[[Any], None] | None = None,
     ) -> None:
         """The installment's new state, the plan's paid amount and status, and the day totals, together.
 
@@ -356,6 +357,8 @@ class FinancingRepository:
             write.save(record)
             write.update(plan, actions=actions)  # conditioned on the version just read
             apply_in(write, days, now)
+            if also is not None:
+                also(write)  # the caller's own writes: an alert
 
     def save_plan(self, before: Plan, after: Plan, *, payout_instant: datetime | None) -> Plan:
         record = plan_record(after, payout_instant)

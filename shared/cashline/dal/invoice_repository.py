@@ -3,6 +3,8 @@ keep the counterparty's totals and the uniqueness claims in step."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +34,7 @@ from cashline.dal.party_repository import (
     unique_record,
     unique_records,
 )
+from cashline.dal.payment_records import InvoiceNumberRecord, invoice_number_pk
 from cashline.dal.table import CashlineItem
 from cashline.dal.transactions import transaction
 from cashline.domain.counterparties import Counterparty
@@ -44,6 +47,7 @@ from cashline.domain.invoices import (
     InvoiceEvent,
     InvoiceStatus,
 )
+from cashline.domain.references import normalize_invoice_number
 from cashline.errors import ConflictError, NotFoundError
 
 OVERDUE_JOB = "invoice_overdue"
@@ -65,6 +69,10 @@ class UniqueClaim:
     scope: str
     value: str
     field: str  # the request field a conflict is reported on
+
+
+def _plus(a: Contribution, b: Contribution) -> Contribution:
+    return a.minus(Contribution().minus(b))
 
 
 def amount_sort_key(amount: int, invoice_id: str) -> str:
@@ -225,6 +233,33 @@ def to_document(record: DocumentRecord) -> Document:
     )
 
 
+def number_lookup_record(invoice: Invoice) -> InvoiceNumberRecord | None:
+    """Where a remittance text's invoice number finds the invoice (payments, docs/data-model.md)."""
+    normalized = normalize_invoice_number(invoice.number)
+    if not normalized:
+        return None
+    return InvoiceNumberRecord(
+        pk=invoice_number_pk(invoice.tenant_id, invoice.direction.value, normalized),
+        sk=invoice.invoice_id,
+        invoice_id=invoice.invoice_id,
+        counterparty_id=invoice.counterparty_id,
+        number=invoice.number,
+        created_at=invoice.created_at,
+        updated_at=invoice.created_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceChange:
+    before: Invoice
+    after: Invoice
+    event: InvoiceEvent
+    overdue_instant: datetime | None
+
+
+TotalsKey = tuple[str, str, str]  # counterparty id, direction, currency
+
+
 class InvoiceRepository:
     def create(
         self,
@@ -267,6 +302,8 @@ class InvoiceRepository:
                         write.save(marker, condition=UniqueRecord.pk.does_not_exist())
                 for document in documents or []:
                     write.save(document_record(t, document))
+                if lookup := number_lookup_record(invoice):
+                    write.save(lookup)
                 write.save(_event_record(t, event))
                 self._add_totals(write, invoice, invoice.contribution())
                 self._add_days(write, None, invoice)
@@ -356,14 +393,65 @@ class InvoiceRepository:
         event: InvoiceEvent,
         *,
         overdue_instant: datetime | None,
+        also: Callable[[Any], None] | None = None,
     ) -> Invoice:
-        """Write `after` if the invoice is still at `before.version`, with its event and totals delta."""
+        """Write `after` if the invoice is still at `before.version`, with its event and totals delta;
+        `also` adds the caller's own writes (an alert) to the same transaction."""
         with (
             storage_errors("invoice was changed by someone else; read it again", invoice_id=after.invoice_id),
             transaction() as write,
         ):
             record = self.stage_change(write, before, after, event, overdue_instant=overdue_instant)
+            if also is not None:
+                also(write)
         return to_invoice(record)
+
+    def stage_changes(
+        self,
+        write: Any,
+        changes: Sequence[InvoiceChange],
+        *,
+        credits: Mapping[TotalsKey, int],
+        tenant_id: str,
+        now: datetime,
+    ) -> None:
+        """Several invoices' changes in a transaction the caller owns (a payment applied to several
+        invoices): each header on the version read, with its event; the counterparty totals and the
+        day totals merged, because a transaction may touch an item only once. `credits` move the
+        counterparties' credit balances in the same totals items."""
+        totals: dict[TotalsKey, Contribution] = defaultdict(Contribution)
+        days: list[DayDelta] = []
+        for change in changes:
+            record = header_record(change.after, change.overdue_instant)
+            record.version = change.before.version
+            write.save(record)
+            write.save(_event_record(change.after.tenant_id, change.event))
+            key = (change.after.counterparty_id, change.after.direction.value, change.after.currency)
+            delta = change.after.contribution().minus(change.before.contribution())
+            totals[key] = _plus(totals[key], delta)
+            for invoice, sign in ((change.before, -1), (change.after, 1)):
+                amount, count = invoice.due_on_its_day()
+                days.append(
+                    DayDelta(
+                        invoice.tenant_id,
+                        invoice.direction.value,
+                        invoice.due_date,
+                        invoice.currency,
+                        "invoices",
+                        sign * amount,
+                        sign * count,
+                    )
+                )
+        for key in set(totals) | set(credits):
+            delta, credit = totals.get(key, Contribution()), credits.get(key, 0)
+            if delta.is_zero() and not credit:
+                continue
+            counterparty_id, direction, currency = key
+            totals_item, actions = totals_update(
+                tenant_id, counterparty_id, direction, currency, delta, now, credit=credit
+            )
+            write.update(totals_item, actions=actions)
+        apply_in(write, days, now)
 
     def stage_change(
         self,

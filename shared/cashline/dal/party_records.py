@@ -51,6 +51,7 @@ class CounterpartyTotalsRecord(CashlineItem, discriminator="counterparty_totals"
     outstanding = NumberAttribute(default=0)
     overdue = NumberAttribute(default=0)
     open_count = NumberAttribute(default=0)
+    credit = NumberAttribute(default=0)
 
 
 class UniqueRecord(CashlineItem, discriminator="unique"):

@@ -61,6 +61,7 @@ def _totals(record: CounterpartyTotalsRecord) -> CounterpartyTotals:
         outstanding=int(record.outstanding),
         overdue=int(record.overdue),
         open_count=int(record.open_count),
+        credit=int(record.credit or 0),
     )
 
 
@@ -135,9 +136,16 @@ def claimed_by(tenant_id: str, scope: str, value: str) -> str | None:
 
 
 def totals_update(
-    tenant_id: str, counterparty_id: str, direction: str, currency: str, delta: Contribution, now: datetime
+    tenant_id: str,
+    counterparty_id: str,
+    direction: str,
+    currency: str,
+    delta: Contribution,
+    now: datetime,
+    credit: int = 0,
 ) -> tuple[CounterpartyTotalsRecord, list[Action]]:
-    """An upserting ADD of `delta` to one totals item, for use inside a transaction."""
+    """An upserting ADD of `delta` (and of a change to the counterparty's credit) to one totals
+    item, for use inside a transaction."""
     record = CounterpartyTotalsRecord(
         pk=counterparty_pk(tenant_id, counterparty_id), sk=f"{TOTALS_SK_PREFIX}{direction}#{currency}"
     )
@@ -154,6 +162,8 @@ def totals_update(
         getattr(r, name).add(getattr(delta, name))
         for name in ("billed", "paid", "outstanding", "overdue", "open_count")
     ]
+    if credit:
+        actions.append(r.credit.add(credit))
     return record, actions
 
 

@@ -95,3 +95,5 @@ class CounterpartyTotals:
     outstanding: int
     overdue: int
     open_count: int
+    # Money the counterparty paid beyond what it owed, not yet applied to an invoice.
+    credit: int = 0

@@ -62,6 +62,7 @@ class CounterpartyTotalsOutput(OutputModel):
     outstanding: int
     overdue: int
     open_invoices: int
+    credit: int = Field(description="Paid beyond what was owed, not yet applied to an invoice")
 
     @classmethod
     def of(cls, totals: CounterpartyTotals) -> CounterpartyTotalsOutput:
@@ -73,6 +74,7 @@ class CounterpartyTotalsOutput(OutputModel):
             outstanding=totals.outstanding,
             overdue=totals.overdue,
             open_invoices=totals.open_count,
+            credit=totals.credit,
         )
 
 

@@ -9,16 +9,18 @@ a retry after a definite failure is a new attempt with a new key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency
 
 from cashline.adapters.mailer import Email, Mailer
 from cashline.config import DebitSettings, MailSettings, StageSettings, url_text
+from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.daily_totals import DayDelta
 from cashline.dal.financing_records import InstallmentRecord, PlanRecord, ReminderRecord
 from cashline.dal.financing_repository import (
@@ -212,6 +214,11 @@ def _ask_processor(
         return outcome
 
 
+def settle_outcome(tenant_id: str, installment: Installment, outcome: Outcome, now: datetime) -> None:
+    """A processor's answer that came by webhook, recorded the way the sweep records its own."""
+    _settle(tenant_id, installment, outcome, plans.settings(tenant_id), now)
+
+
 def _settle(
     tenant_id: str, installment: Installment, outcome: Outcome, settings: FinancingSettings, now: datetime
 ) -> None:
@@ -265,7 +272,8 @@ def _settle(
     delay = retry_delay_days(settings, installment.attempt)
     if delay is None:
         failed = replace(base, status=InstallmentStatus.FAILED, failure_reason=reason, phase="start")
-        _record(tenant_id, failed, None, plan_status=PlanStatus.IN_ARREARS, now=now)
+        alert = _failure_alert(tenant_id, installment, reason, final=True, now=now)
+        _record(tenant_id, failed, None, plan_status=PlanStatus.IN_ARREARS, now=now, also=alert)
         metrics.add_metric(name="InstallmentFailed", unit=MetricUnit.Count, value=1)
         logger.warning(
             "installment failed for good; plan in arrears",
@@ -284,7 +292,31 @@ def _settle(
         next_attempt_at=retry_at,
         processor_reference=None,
     )
-    _record(tenant_id, retrying, retry_at, now=now)
+    alert = _failure_alert(tenant_id, installment, reason, final=False, now=now)
+    _record(tenant_id, retrying, retry_at, now=now, also=alert)
+
+
+def _failure_alert(
+    tenant_id: str, installment: Installment, reason: str, *, final: bool, now: datetime
+) -> Callable[[Any], None]:
+    """A refused debit is news for finance (fund the account, fix the mandate): an alert written with
+    the outcome, so it goes out exactly when the failure is recorded."""
+    alert = Alert(
+        tenant_id=tenant_id,
+        alert_id=new_id("alert"),
+        alert_type="debit.failed",
+        detail={
+            "plan_id": installment.plan_id,
+            "installment_id": installment.installment_id,
+            "attempt": installment.attempt,
+            "amount": installment.amount,
+            "currency": installment.currency,
+            "reason": reason,
+            "final": final,
+        },
+        at=now,
+    )
+    return lambda write: stage_alert(write, alert)
 
 
 def _record(
@@ -296,6 +328,7 @@ def _record(
     paid_delta: int = 0,
     days: list[DayDelta] | None = None,
     plan_status: PlanStatus | None = None,
+    also: Callable[[Any], None] | None = None,
 ) -> None:
     plans.record_outcome(
         tenant_id,
@@ -305,6 +338,7 @@ def _record(
         days=days or [],
         plan_status=plan_status,
         now=now,
+        also=also,
     )
     if paid_delta:
         _complete_if_repaid(tenant_id, installment.plan_id, now)

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cashline.dal.access_repository import TenantRepository
+from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.invoice_queries import InvoiceFilter, plan, run
 from cashline.dal.invoice_records import InvoiceRecord
 from cashline.dal.invoice_repository import (
@@ -339,7 +340,14 @@ def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: date
 
 
 def _save(
-    tenant: Tenant, before: Invoice, after: Invoice, *, actor: str, note: str | None, now: datetime
+    tenant: Tenant,
+    before: Invoice,
+    after: Invoice,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    alert: Alert | None = None,
 ) -> None:
     event = InvoiceEvent(
         event_id=new_id("event"),
@@ -350,7 +358,13 @@ def _save(
         changes={"status": [before.status.value, after.status.value]},
         note=note,
     )
-    invoices.save_change(before, after, event, overdue_instant=overdue_instant_of(tenant, after))
+    invoices.save_change(
+        before,
+        after,
+        event,
+        overdue_instant=overdue_instant_of(tenant, after),
+        also=(lambda write: stage_alert(write, alert)) if alert else None,
+    )
     metrics.add_metric(name=f"InvoiceTo_{after.status.value}", unit=MetricUnit.Count, value=1)
 
 
@@ -380,7 +394,23 @@ def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) ->
         tenant = tenants_seen.get(before.tenant_id) or tenants.get(before.tenant_id)
         tenants_seen[before.tenant_id] = tenant
         after = replace(before, status=InvoiceStatus.OVERDUE, updated_at=tick_at)
-        _save(tenant, before, after, actor="system:overdue-check", note=None, now=tick_at)
+        alert = Alert(
+            tenant_id=after.tenant_id,
+            alert_id=new_id("alert"),
+            alert_type="invoice.overdue",
+            detail={
+                "invoice_id": after.invoice_id,
+                "number": after.number,
+                "direction": after.direction.value,
+                "counterparty_id": after.counterparty_id,
+                "counterparty_name": after.counterparty_name,
+                "due_date": after.due_date.isoformat(),
+                "amount_outstanding": after.amount_outstanding,
+                "currency": after.currency,
+            },
+            at=tick_at,
+        )
+        _save(tenant, before, after, actor="system:overdue-check", note=None, now=tick_at, alert=alert)
         return True
 
     return sweep(

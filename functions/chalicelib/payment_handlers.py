@@ -1,0 +1,57 @@
+"""Payment processing off the webhook queue, and the alert outbox schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
+
+from cashline.clock import parse_utc, system_clock
+from cashline.services.alerts import deliver_now, run_alert_outbox
+from cashline.services.webhooks import process_message
+from chalicelib.payment_runtime import alert_runtime_for, api_alert_runtime, intake_runtime
+from chalicelib.runtime import scheduler_ready
+
+payment_handlers = Blueprint(__name__)
+
+WEBHOOK_EVENTS_QUEUE = "cashline-webhook-events"
+
+
+@payment_handlers.on_sqs_message(queue=WEBHOOK_EVENTS_QUEUE, batch_size=10, name="webhook_event_received")
+def webhook_event_received(event: SQSEvent) -> dict[str, Any]:
+    """One normalized processor event per message, applied exactly once; failed ones return to the
+    queue (and to its dead-letter queue after five tries)."""
+    runtime = intake_runtime()
+
+    def apply(record: SQSRecord) -> None:
+        now = system_clock()
+        _, alerts = process_message(record.body, runtime, now=now)
+        deliver_now(alerts, api_alert_runtime(), now=now)
+
+    response = process_partial_response(
+        event=event.to_dict(),
+        record_handler=apply,
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=cast(LambdaContext, event.context),
+    )
+    return dict(response)
+
+
+@payment_handlers.schedule(
+    Rate(1, unit=Rate.MINUTES),
+    name="alert_deliveries",
+    description="Deliver alerts not delivered at once, and the outbound webhook retries that fell due",
+)
+def alert_deliveries(event: CloudWatchEvent) -> dict[str, Any]:
+    settings = scheduler_ready()
+    result = run_alert_outbox(
+        tick_at=parse_utc(event.time),
+        lookback=timedelta(days=settings.sweep_lookback_days),
+        worker=event.event_id,
+        runtime=alert_runtime_for(settings),
+    )
+    return {"claimed": result.claimed, "delivered": result.items_changed, "items_read": result.items_read}

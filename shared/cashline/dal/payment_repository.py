@@ -1,0 +1,288 @@
+"""Payments in DynamoDB: the payment item, its uniqueness claims (the source's event and reference),
+and the one transaction that applies or reverses it together with the invoices it touches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from cashline.dal.alert_repository import Alert, stage_alert
+from cashline.dal.errors import storage_errors
+from cashline.dal.invoice_repository import InvoiceChange, InvoiceRepository, TotalsKey
+from cashline.dal.pagination import Page, decode_cursor, encode_cursor
+from cashline.dal.party_records import UniqueRecord
+from cashline.dal.party_repository import claimed_by, unique_record
+from cashline.dal.payment_records import (
+    PAYMENT_SK,
+    InvoiceNumberRecord,
+    PaymentRecord,
+    invoice_number_pk,
+    payment_pk,
+)
+from cashline.dal.transactions import transaction
+from cashline.errors import NotFoundError
+from cashline.schemas.payment_events import PaymentSource, PaymentStatus
+from cashline.schemas.payments import Payment
+
+EVENT_SCOPE = "PEVT"  # one source event, one effect
+REFERENCE_SCOPE = "PAYREF"  # one money movement at a source, one payment
+
+
+def event_claim_value(source: str, event_id: str) -> str:
+    return f"{source}#{event_id}"
+
+
+def reference_claim_value(source: str, reference: str) -> str:
+    return f"{source}#{reference}"
+
+
+def _index_keys(p: Payment) -> dict[str, str | None]:
+    t, by_day = p.tenant_id, f"{p.value_date.isoformat()}#{p.id}"
+    holds_credit = p.status is PaymentStatus.SUCCEEDED and p.unallocated_amount > 0
+    cp = p.counterparty_id
+    return {
+        "gsi1pk": f"T#{t}#PAY",
+        "gsi1sk": by_day,
+        "gsi2pk": f"T#{t}#PAY#ST#{p.status.value}",
+        "gsi2sk": by_day,
+        "gsi3pk": f"T#{t}#CP#{cp}#PAY" if cp else None,
+        "gsi3sk": by_day if cp else None,
+        "gsi4pk": f"T#{t}#PAY#UNALLOC" if holds_credit else None,
+        "gsi4sk": by_day if holds_credit else None,
+        "gsi5pk": f"T#{t}#PAY#SRC#{p.source.value}",
+        "gsi5sk": by_day,
+        # A counterparty's credit, oldest first, in each currency: what its next invoice can use.
+        "gsi6pk": f"T#{t}#CP#{cp}#CREDIT#{p.currency}" if cp and holds_credit else None,
+        "gsi6sk": by_day if cp and holds_credit else None,
+    }
+
+
+def payment_record(p: Payment) -> PaymentRecord:
+    data = p.model_dump(mode="json")
+    return PaymentRecord(
+        pk=payment_pk(p.tenant_id, p.id),
+        sk=PAYMENT_SK,
+        tenant_id=p.tenant_id,
+        payment_id=p.id,
+        direction=p.direction.value,
+        source=p.source.value,
+        source_event_id=p.source_event_id,
+        source_reference=p.source_reference,
+        connection_id=p.connection_id,
+        payment_kind=p.kind.value,
+        status=p.status.value,
+        amount=p.amount,
+        currency=p.currency,
+        value_date=p.value_date.isoformat(),
+        method=p.method.value if p.method else None,
+        payer=data["payer"],
+        remittance_reference=p.remittance_reference,
+        targets={
+            **data["targets"],
+            "invoice_amount": p.invoice_amount,
+            "invoice_currency": p.invoice_currency,
+            "fx_rate": p.fx_rate,
+        },
+        counterparty_id=p.counterparty_id,
+        allocations=data["allocations"],
+        allocated_amount=p.allocated_amount,
+        unallocated_amount=p.unallocated_amount,
+        reversed_amount=p.reversed_amount,
+        related_payment_id=p.related_payment_id,
+        raw_payload_key=p.raw_payload_key,
+        failure_reason=p.failure_reason,
+        hold_reason=p.hold_reason,
+        history=data["history"],
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        **_index_keys(p),  # type: ignore[arg-type]
+    )
+
+
+def to_payment(r: PaymentRecord) -> Payment:
+    targets = dict(r.targets or {})
+    fx = {k: targets.pop(k, None) for k in ("invoice_amount", "invoice_currency", "fx_rate")}
+    return Payment.model_validate(
+        {
+            "id": r.payment_id,
+            "tenant_id": r.tenant_id,
+            "direction": r.direction,
+            "source": r.source,
+            "source_event_id": r.source_event_id,
+            "source_reference": r.source_reference,
+            "connection_id": r.connection_id,
+            "kind": r.payment_kind,
+            "status": r.status,
+            "amount": int(r.amount),
+            "currency": r.currency,
+            **fx,
+            "value_date": r.value_date,
+            "method": r.method,
+            "payer": r.payer or {},
+            "remittance_reference": r.remittance_reference,
+            "targets": targets,
+            "counterparty_id": r.counterparty_id,
+            "allocations": r.allocations or [],
+            "allocated_amount": int(r.allocated_amount),
+            "unallocated_amount": int(r.unallocated_amount),
+            "reversed_amount": int(r.reversed_amount),
+            "related_payment_id": r.related_payment_id,
+            "raw_payload_key": r.raw_payload_key,
+            "failure_reason": r.failure_reason,
+            "hold_reason": r.hold_reason,
+            "history": r.history or [],
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+            "version": int(r.version or 0),
+        }
+    )
+
+
+@dataclass
+class PaymentWrites:
+    """Everything one payment event changes, written in one transaction or not at all."""
+
+    tenant_id: str
+    now: datetime
+    payments: list[tuple[Payment | None, Payment]] = field(default_factory=list)  # (before, after)
+    claims: list[tuple[str, str, str]] = field(default_factory=list)  # (scope, value, payment id)
+    invoice_changes: list[InvoiceChange] = field(default_factory=list)
+    credits: dict[TotalsKey, int] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def add_credit(self, key: TotalsKey, amount: int) -> None:
+        self.credits[key] = self.credits.get(key, 0) + amount
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    status: str | None = None
+    kind: str | None = None
+    source: str | None = None
+    method: str | None = None
+    currency: str | None = None
+    counterparty_id: str | None = None
+    unallocated: bool | None = None
+    value_date_from: date | None = None
+    value_date_to: date | None = None
+
+
+class PaymentRepository:
+    def __init__(self) -> None:
+        self.invoices = InvoiceRepository()
+
+    def get(self, tenant_id: str, payment_id: str) -> Payment:
+        try:
+            record = PaymentRecord.get(payment_pk(tenant_id, payment_id), PAYMENT_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFoundError("payment not found", field="payment_id") from exc
+        return to_payment(record)
+
+    def by_reference(self, tenant_id: str, source: PaymentSource, reference: str) -> Payment | None:
+        holder = claimed_by(tenant_id, REFERENCE_SCOPE, reference_claim_value(source.value, reference))
+        return self.get(tenant_id, holder) if holder else None
+
+    def event_seen(self, tenant_id: str, source: PaymentSource, event_id: str) -> bool:
+        return claimed_by(tenant_id, EVENT_SCOPE, event_claim_value(source.value, event_id)) is not None
+
+    def commit(self, writes: PaymentWrites) -> None:
+        """Raise ConflictError when anything changed since it was read (or the event was processed)."""
+        with storage_errors("payment or invoice changed at the same time"), transaction() as write:
+            for before, after in writes.payments:
+                record = payment_record(after)
+                if before is None:
+                    write.save(record, condition=PaymentRecord.pk.does_not_exist())
+                else:
+                    record.version = before.version
+                    write.save(record)
+            for scope, value, target in writes.claims:
+                write.save(
+                    unique_record(writes.tenant_id, scope, value, target, writes.now),
+                    condition=UniqueRecord.pk.does_not_exist(),
+                )
+            self.invoices.stage_changes(
+                write,
+                writes.invoice_changes,
+                credits=writes.credits,
+                tenant_id=writes.tenant_id,
+                now=writes.now,
+            )
+            for alert in writes.alerts:
+                stage_alert(write, alert)
+
+    def invoices_by_number(self, tenant_id: str, direction: str, normalized: str) -> list[tuple[str, str]]:
+        """(invoice id, counterparty id) of the invoices with this number (normalized): one Query."""
+        return [
+            (item.invoice_id, item.counterparty_id)
+            for item in InvoiceNumberRecord.query(
+                invoice_number_pk(tenant_id, direction, normalized), limit=5
+            )
+            if isinstance(item, InvoiceNumberRecord)
+        ]
+
+    def credit_payments(self, tenant_id: str, counterparty_id: str, currency: str) -> list[Payment]:
+        """The counterparty's payments with money not yet applied, oldest first: one Query."""
+        results = PaymentRecord.gsi6.query(f"T#{tenant_id}#CP#{counterparty_id}#CREDIT#{currency}", limit=20)
+        return [to_payment(item) for item in results if isinstance(item, PaymentRecord)]
+
+    def list(
+        self, tenant_id: str, flt: PaymentFilter, *, limit: int, starting_after: str | None
+    ) -> Page[Payment]:
+        """One Query on the narrowest index the filter allows; the rest as filter expressions."""
+        index, attr, partition = self._index_for(tenant_id, flt)
+        start = decode_cursor(starting_after, partition_attr=attr, partition_value=partition)
+        sort_attr = getattr(PaymentRecord, attr.replace("pk", "sk"))
+        condition = None
+        if flt.value_date_from or flt.value_date_to:
+            first = flt.value_date_from.isoformat() if flt.value_date_from else "0000"
+            last = (flt.value_date_to.isoformat() if flt.value_date_to else "9999") + "#~"
+            condition = sort_attr.between(first, last)
+        results = index.query(
+            partition,
+            condition,
+            filter_condition=self._filters(flt, used=attr),
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=start,
+            scan_index_forward=False,
+        )
+        items = [to_payment(item) for item in results if isinstance(item, PaymentRecord)]
+        return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
+
+    @staticmethod
+    def _index_for(tenant_id: str, flt: PaymentFilter) -> tuple[Any, str, str]:
+        t = tenant_id
+        if flt.unallocated:
+            return PaymentRecord.gsi4, "gsi4pk", f"T#{t}#PAY#UNALLOC"
+        if flt.counterparty_id:
+            return PaymentRecord.gsi3, "gsi3pk", f"T#{t}#CP#{flt.counterparty_id}#PAY"
+        if flt.status:
+            return PaymentRecord.gsi2, "gsi2pk", f"T#{t}#PAY#ST#{flt.status}"
+        if flt.source:
+            return PaymentRecord.gsi5, "gsi5pk", f"T#{t}#PAY#SRC#{flt.source}"
+        return PaymentRecord.gsi1, "gsi1pk", f"T#{t}#PAY"
+
+    @staticmethod
+    def _filters(flt: PaymentFilter, *, used: str) -> Any:
+        r = PaymentRecord
+        wanted: list[tuple[Any, str | None]] = [
+            (r.status, flt.status if used != "gsi2pk" else None),
+            (r.source, flt.source if used != "gsi5pk" else None),
+            (r.payment_kind, flt.kind),
+            (r.method, flt.method),
+            (r.currency, flt.currency),
+            (r.counterparty_id, flt.counterparty_id if used != "gsi3pk" else None),
+        ]
+        condition = None
+        for attribute, value in wanted:
+            if value is None:
+                continue
+            clause = attribute == value
+            condition = clause if condition is None else condition & clause
+        if flt.unallocated is False:
+            clause = r.unallocated_amount == 0
+            condition = clause if condition is None else condition & clause
+        return condition
