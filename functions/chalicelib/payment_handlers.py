@@ -29,13 +29,16 @@ def webhook_event_received(event: SQSEvent) -> dict[str, Any]:
 
     def apply(record: SQSRecord) -> None:
         now = system_clock()
-        _, alerts = process_message(record.body, runtime, now=now)
+        attempt = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount") or 1)
+        _, alerts = process_message(record.body, runtime, now=now, delivery_attempt=attempt)
         deliver_now(alerts, api_alert_runtime(), now=now)
 
     response = process_partial_response(
         event=event.to_dict(),
         record_handler=apply,
-        processor=BatchProcessor(event_type=EventType.SQS),
+        # Report every failed message, also when all of a batch failed, instead of raising: the
+        # event source then retries exactly those (ReportBatchItemFailures).
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=cast(LambdaContext, event.context),
     )
     return dict(response)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -41,7 +42,10 @@ class LocalCloud:
     # Stand-ins of the payment processors' HTTP APIs: the debit adapters talk to them locally.
     processors: ProcessorStandIn = field(default_factory=ProcessorStandIn)
     outbox_dir: Path = field(default_factory=lambda: LOCAL_STATE / "outbox")
-    paypal: PayPalSigner = field(default_factory=lambda: PayPalSigner(LOCAL_STATE / "paypal"))
+    # A key of its own per local cloud: two running at once (tests and a bench) must not share one.
+    paypal: PayPalSigner = field(
+        default_factory=lambda: PayPalSigner(Path(tempfile.mkdtemp(prefix="cashline-paypal-")))
+    )
 
     @property
     def dynamodb_endpoint(self) -> str:

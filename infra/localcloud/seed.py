@@ -167,6 +167,7 @@ def seed_demo(now: datetime) -> DemoTenant:
         actor=actor,
         now=now,
     )
+    _seed_payments(tenant.tenant_id, customers[0].counterparty_id, now)
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")
@@ -191,3 +192,61 @@ def _new(
         counterparty_id=counterparty_id,
         lines=_lines(lines),
     )
+
+
+DEMO_STRIPE_WEBHOOK_SECRET = "whsec_cashline_demo_local_only"
+
+
+def _seed_payments(tenant_id: str, customer_id: str, now: datetime) -> None:
+    """Payment settings, a Stripe connection (its webhook secret in `.local/demo_stripe_webhook_secret`
+    to sign your own test deliveries), a partial bank transfer found by the invoice number in its
+    remittance text, and a transfer from an unknown payer held for a person."""
+    from cashline.adapters.secrets import SecretStore
+    from cashline.config import api_settings, url_text
+    from cashline.dal.payment_settings import PaymentSettings, save_payment_settings
+    from cashline.ids import new_id
+    from cashline.schemas.payment_events import PaymentSource
+    from cashline.services import connections, payments
+
+    settings = api_settings()
+    store = SecretStore(
+        prefix=settings.secrets_prefix, region=settings.region, endpoint=url_text(settings.aws_endpoint)
+    )
+    save_payment_settings(
+        tenant_id,
+        PaymentSettings(alert_thresholds={"EUR": 1_000_000}, finance_emails=("finance@nordlicht.example",)),
+        now,
+    )
+    connection = connections.create(
+        store,
+        tenant_id,
+        provider="stripe",
+        name="Stripe (demo)",
+        webhook_secret=DEMO_STRIPE_WEBHOOK_SECRET,
+        api_key=None,
+        now=now,
+    )
+    LOCAL_STATE.mkdir(exist_ok=True)
+    (LOCAL_STATE / "demo_stripe_webhook_secret").write_text(DEMO_STRIPE_WEBHOOK_SECRET + "\n")
+    (LOCAL_STATE / "demo_stripe_webhook_path").write_text(connection.webhook_path + "\n")
+    transfers = [
+        (200_000, "Kunde Nordwerk", "Teilzahlung Rechnung RE-2026-1001", customer_id),
+        (31_500, "J. Doe", "Spende / donation", None),
+    ]
+    for amount, payer, text, counterparty in transfers:
+        ctx = payments.context_for(tenant_id, now=now, actor="system:demo-seed")
+        event = payments.manual_event(
+            source=PaymentSource.BANK_TRANSFER,
+            amount=amount,
+            currency="EUR",
+            value_date=now.date(),
+            method="bank_transfer",
+            payer_name=payer,
+            payer_iban=None,
+            remittance_reference=text,
+            invoice_id=None,
+            bank_reference=f"DEMO-{new_id('event')}",
+            event_id=new_id("event"),
+            now=now,
+        )
+        payments.record_payment(ctx, event, invoice_amount=None, counterparty_id=counterparty)

@@ -11,11 +11,12 @@ sweep meets another test's work (or eats an outcome scripted for another test).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -632,3 +633,97 @@ def _months_started(start: date, on: date) -> int:
         if date(year, month + 1, min(start.day, last_day)) >= on:
             return max(months, 1)
         months += 1
+
+
+# --- processor webhooks ----------------------------------------------------------------------------
+
+
+def _gocardless_event(
+    connection: dict[str, Any], event_id: str, action: str, payment: str, **details: str
+) -> Any:
+    from tests.payment_utils import GOCARDLESS_SECRET, signed_gocardless
+
+    body = {
+        "events": [
+            {
+                "id": event_id,
+                "created_at": "2026-11-20T10:00:00.000Z",
+                "resource_type": "payments",
+                "action": action,
+                "links": {"payment": payment},
+                "details": {"origin": "gocardless", **details},
+                "metadata": {},
+            }
+        ]
+    }
+    return signed_gocardless(connection, body, GOCARDLESS_SECRET)
+
+
+def test_a_gocardless_webhook_settles_the_installment_before_the_sweep_looks_again(
+    api: Api, tenant: TestTenant, chalice_app: Any, local_cloud: LocalCloud
+) -> None:
+    from tests.payment_utils import GOCARDLESS_SECRET, connect, drain
+
+    configure(api, tenant, debit=GOCARDLESS)
+    connection = connect(api, tenant, "gocardless", GOCARDLESS_SECRET, api_key="local_standin_token")
+    payout, first_debit = plan_dates()
+    _, plan = Bills(api, tenant).finance(
+        amount=30_000, payout=payout, installments=1, first_debit=first_debit
+    )
+    paid_out(chalice_app, plan)
+    installment = plan["installments"][0]
+    due = at(installment["due_date"], 6)
+    fire(chalice_app, DEBITS, due)
+    [made] = local_cloud.processors.created_with_key(f"{installment['id']}-1")
+    assert made.metadata["cashline_installment"] == installment["id"]
+
+    for _ in range(2):  # GoCardless delivers at least once
+        assert (
+            api.post(
+                **_gocardless_event(connection, f"EV{made.reference}", "confirmed", made.reference)
+            ).status_code
+            == 200
+        )
+    drain(local_cloud, chalice_app)
+    settled = get_plan(api, tenant, plan["id"])
+    assert settled["installments"][0]["status"] == "paid"
+    assert (settled["status"], settled["paid_amount"]) == ("completed", plan["total"])
+    [payment] = api.get("/v1/payments", key=tenant.read_only).json()["data"]
+    assert payment["direction"] == "payable"
+    assert [(a["target_type"], a["target_id"], a["amount"]) for a in payment["allocations"]] == [
+        ("installment", installment["id"], plan["total"])
+    ]
+    # The sweep's next look finds nothing left to do.
+    assert fire(chalice_app, DEBITS, due + timedelta(hours=1))["debits"] == 0
+
+
+def test_a_failed_debit_by_webhook_schedules_the_retry_and_alerts_finance(
+    api: Api, tenant: TestTenant, chalice_app: Any, local_cloud: LocalCloud
+) -> None:
+    from tests.payment_utils import GOCARDLESS_SECRET, connect, drain, settings
+
+    configure(api, tenant, debit=GOCARDLESS)
+    finance = f"finance-{tenant.tenant_id.lower()}@tenant.example"
+    settings(api, tenant, finance_emails=[finance])
+    connection = connect(api, tenant, "gocardless", GOCARDLESS_SECRET, api_key="local_standin_token")
+    payout, first_debit = plan_dates()
+    _, plan = Bills(api, tenant).finance(
+        amount=20_000, payout=payout, installments=1, first_debit=first_debit
+    )
+    paid_out(chalice_app, plan)
+    installment = plan["installments"][0]
+    fire(chalice_app, DEBITS, at(installment["due_date"], 6))
+    [made] = local_cloud.processors.created_with_key(f"{installment['id']}-1")
+
+    failed = _gocardless_event(
+        connection, f"EVF{made.reference}", "failed", made.reference, cause="insufficient_funds"
+    )
+    assert api.post(**failed).status_code == 200
+    drain(local_cloud, chalice_app)
+    after = get_plan(api, tenant, plan["id"])["installments"][0]
+    assert (after["status"], after["attempt"]) == ("retrying", 2)
+    fire_schedule(chalice_app, "alert_deliveries", datetime.now(UTC) + timedelta(minutes=2))
+    mails = [json.loads(p.read_text()) for p in local_cloud.outbox_dir.glob("*.json")]
+    alerts = [m for m in mails if m["to"] == finance]
+    assert len(alerts) == 1 and alerts[0]["subject"] == "A debit failed"
+    assert "insufficient_funds" in alerts[0]["text"] or "failed" in alerts[0]["text"]

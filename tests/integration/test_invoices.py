@@ -250,6 +250,12 @@ def test_an_invoice_becomes_overdue_the_day_after_its_due_date_in_the_tenants_zo
     events = api.get(f"/v1/invoices/{created['id']}/events", key=tenant.read_only).json()["data"]
     assert events[-1]["actor"] == "system:overdue-check"
     assert _totals(api, tenant, created["counterparty_id"])[("receivable", "EUR")]["overdue"] == 5000
+    # An alert for finance, written with the change (delivery: tests/integration/test_webhooks.py).
+    from cashline.dal.alert_repository import AlertRepository
+
+    alerts = [a for a in AlertRepository().recent(tenant.tenant_id, 10) if a.alert_type == "invoice.overdue"]
+    assert [a.detail["invoice_id"] for a in alerts] == [created["id"]]
+    assert alerts[0].detail["amount_outstanding"] == 5000 and alerts[0].status == "pending"
 
 
 def test_an_invoice_created_after_its_due_date_is_overdue_with_days_past_due(

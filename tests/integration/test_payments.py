@@ -5,80 +5,15 @@ input. Against DynamoDB Local."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.payment_utils import credit_of, get_invoice, invoice, pay, settings
 from tests.utils import Api, TestTenant, error_of
 
 TODAY = datetime.now(UTC).date()
-
-
-def invoice(
-    api: Api, tenant: TestTenant, number: str, amount: int, *, due_in: int = 20, **fields: Any
-) -> dict[str, Any]:
-    body = {
-        "direction": "receivable",
-        "counterparty": {"name": "Kunde AG", "external_reference": "K-1"},
-        "number": number,
-        "issue_date": str(TODAY - timedelta(days=10)),
-        "due_date": str(TODAY + timedelta(days=due_in)),
-        "currency": "EUR",
-        "amount_due": amount,
-        **fields,
-    }
-    response = api.post("/v1/invoices", key=tenant.finance, json_body=body)
-    assert response.status_code == 201, response.body
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def pay(
-    api: Api,
-    tenant: TestTenant,
-    amount: int,
-    *,
-    expect: int = 201,
-    headers: dict[str, str] | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    body = {"amount": amount, "currency": "EUR", "value_date": str(TODAY), **fields}
-    response = api.post("/v1/payments", key=tenant.finance, json_body=body, headers=headers)
-    assert response.status_code == expect, response.body
-    result: dict[str, Any] = response.json()
-    payment: dict[str, Any] = result.get("payment", result)
-    return payment
-
-
-def get_invoice(api: Api, tenant: TestTenant, invoice_id: str) -> dict[str, Any]:
-    response = api.get(f"/v1/invoices/{invoice_id}", key=tenant.read_only)
-    assert response.status_code == 200, response.body
-    found: dict[str, Any] = response.json()
-    return found
-
-
-def credit_of(api: Api, tenant: TestTenant, counterparty_id: str, currency: str = "EUR") -> int:
-    body = api.get(f"/v1/counterparties/{counterparty_id}", key=tenant.read_only).json()
-    for totals in body["totals"]:
-        if totals["direction"] == "receivable" and totals["currency"] == currency:
-            return int(totals["credit"])
-    return 0
-
-
-def settings(api: Api, tenant: TestTenant, **changes: Any) -> dict[str, Any]:
-    current = api.get("/v1/payment-settings", key=tenant.read_only).json()["settings"]
-    body = {
-        "allocation_rule": current["allocation_rule"],
-        "alert_thresholds": current["alert_thresholds"],
-        "finance_emails": current["finance_emails"],
-        "version": current["version"],
-        **changes,
-    }
-    response = api.request("PUT", "/v1/payment-settings", key=tenant.admin, json_body=body)
-    assert response.status_code == 200, response.body
-    saved: dict[str, Any] = response.json()["settings"]
-    return saved
 
 
 def test_a_partial_payment_leaves_the_exact_outstanding_and_the_rest_pays_it(

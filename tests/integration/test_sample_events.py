@@ -94,3 +94,19 @@ def test_document_uploaded_event_for_an_unknown_upload_is_acknowledged(chalice_a
 def test_financing_schedule_events(chalice_app: Any, name: str) -> None:
     result = chalice_app.handler_map[name](_event(f"schedule_{name}.json"), lambda_context(name))
     assert "claimed" in result and "items_read" in result
+
+
+def test_alert_deliveries_schedule_event(chalice_app: Any) -> None:
+    result = chalice_app.handler_map["alert_deliveries"](
+        _event("schedule_alert_deliveries.json"), lambda_context("alerts")
+    )
+    assert set(result) == {"claimed", "delivered", "items_read"}
+
+
+def test_webhook_event_received_event(chalice_app: Any, tenant: TestTenant) -> None:
+    event = _event("sqs_webhook_event_received.json")
+    record = event["Records"][0]
+    record["body"] = record["body"].replace("ten_01JD3Z5W4YV6Q3R0M8X2N5B7C9", tenant.tenant_id)
+    handler = chalice_app.handler_map["webhook_event_received"]
+    assert handler(event, lambda_context("wh")) == {"batchItemFailures": []}
+    assert handler(event, lambda_context("wh")) == {"batchItemFailures": []}  # redelivered: a no-op

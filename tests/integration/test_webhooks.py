@@ -21,47 +21,13 @@ from cashline.adapters.outbound_webhooks import SIGNATURE_HEADER, verify
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import deliver_queue_batch, fire_schedule
 from localcloud.template import local_name
-from tests.integration.test_payments import credit_of, get_invoice, invoice, settings
+from tests.payment_utils import connect, credit_of, drain, get_invoice, invoice, queue_url, settings
 from tests.utils import Api, TestTenant, error_of
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks"
 QUEUE = "cashline-webhook-events"
 STRIPE_SECRET = "whsec_test_cashline_0001"
 TODAY = datetime.now(UTC).date()
-
-
-def connect(
-    api: Api, tenant: TestTenant, provider: str, secret: str, api_key: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"provider": provider, "webhook_secret": secret}
-    if api_key:
-        body["api_key"] = api_key
-    response = api.post("/v1/processor-connections", key=tenant.admin, json_body=body)
-    assert response.status_code == 201, response.body
-    connection: dict[str, Any] = response.json()["connection"]
-    assert "webhook_secret" not in response.body.decode() and secret not in response.body.decode()
-    return connection
-
-
-def queue_url(cloud: LocalCloud) -> str:
-    return cloud.queue_urls["WebhookEventsQueue"]
-
-
-def drain(cloud: LocalCloud, app: Any) -> int:
-    """Hand every queued event to the queue handler, as Lambda's event source would."""
-    sqs, url, handled = cloud.client("sqs"), queue_url(cloud), 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-            "Messages", []
-        )
-        if not messages:
-            return handled
-        failed = set(deliver_queue_batch(app, QUEUE, messages))
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                handled += 1
-        assert not failed, "a queued event failed"
 
 
 def stripe_event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> bytes:
@@ -255,6 +221,36 @@ def test_refunds_chargebacks_and_late_failures_reopen_what_was_paid(
     post_stripe(api, connection, stripe_event("charge.dispute.closed", {**dispute, "status": "won"}))
     drain(local_cloud, chalice_app)
     assert get_invoice(api, tenant, inv["id"])["amount_paid"] == 3000
+
+
+def test_a_refund_delivered_before_its_payment_waits_for_it(
+    api: Api, tenant: TestTenant, local_cloud: LocalCloud, chalice_app: Any
+) -> None:
+    connection = connect(api, tenant, "stripe", STRIPE_SECRET)
+    inv = invoice(api, tenant, "OO-1", 6000)
+    charge = {
+        "id": "ch_oo",
+        "object": "charge",
+        "payment_intent": "pi_oo",
+        "amount": 6000,
+        "amount_refunded": 2000,
+        "currency": "eur",
+        "refunded": False,
+        "created": int(time.time()),
+    }
+    post_stripe(api, connection, stripe_event("charge.refunded", charge))
+    assert drain(local_cloud, chalice_app, allow_failures=True) == 0  # back on the queue
+    post_stripe(
+        api,
+        connection,
+        stripe_event("payment_intent.succeeded", intent("pi_oo", 6000, cashline_invoice=inv["id"])),
+    )
+    for _ in range(3):
+        drain(local_cloud, chalice_app, allow_failures=True)
+    refund = next(p for p in payments_of(api, tenant) if p["kind"] == "refund")
+    original = next(p for p in payments_of(api, tenant) if p["kind"] == "payment")
+    assert refund["related_payment_id"] == original["id"] and refund["amount"] == 2000
+    assert get_invoice(api, tenant, inv["id"])["amount_paid"] == 4000
 
 
 def test_a_failure_after_success_reverses_the_payment(

@@ -52,7 +52,13 @@ from cashline.domain.references import (
     normalize_invoice_number,
     parse_creditor_references,
 )
-from cashline.errors import ConflictError, NotFoundError, UnprocessableError, ValidationError
+from cashline.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    NotFoundError,
+    UnprocessableError,
+    ValidationError,
+)
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.schemas.payment_events import (
@@ -86,6 +92,8 @@ class Context:
     actor: str
     connection_id: str | None = None
     raw_payload_key: str | None = None
+    # How many times the queue has delivered this event (SQS ApproximateReceiveCount).
+    delivery_attempt: int = 1
     # Alerts written by this context's transactions, for the caller to deliver at once (the outbox
     # sweep delivers any it does not).
     committed_alerts: list[Alert] = field(default_factory=list)
@@ -109,6 +117,7 @@ def context_for(tenant_id: str, *, now: datetime, actor: str, **extra: str | Non
         actor=actor,
         connection_id=extra.get("connection_id"),
         raw_payload_key=extra.get("raw_payload_key"),
+        delivery_attempt=int(extra.get("delivery_attempt") or 1),
     )
 
 
@@ -197,13 +206,34 @@ def _succeeded(ctx: Context, event: PaymentEvent) -> Outcome:
         return Outcome("merged", existing.id)
     if event.amount is None or event.currency is None:
         raise UnprocessableError("the event carries no amount", field="amount")
+    payment = _payment_of(ctx, event, existing, status=PaymentStatus.SUCCEEDED)
+    writes = PaymentWrites(ctx.tenant_id, ctx.now)
+    installment = None
     if event.targets.installment_id and event.targets.plan_id:
         from cashline.services.payment_installments import installment_paid
 
-        installment_paid(ctx, event)
-    payment = _payment_of(ctx, event, existing, status=PaymentStatus.SUCCEEDED)
-    writes = PaymentWrites(ctx.tenant_id, ctx.now)
-    payment = apply_payment(ctx, payment, writes)
+        installment = installment_paid(ctx, event)
+    if installment is not None:
+        # The business repaying its financing: money out of its account, applied to the installment.
+        share = Allocation(
+            target_type="installment",
+            target_id=installment.installment_id,
+            amount=installment.amount,
+            currency=installment.currency,
+            at=ctx.now,
+            actor=ctx.actor,
+            plan_id=installment.plan_id,
+        )
+        payment = payment.model_copy(
+            update={
+                "direction": Direction.PAYABLE,
+                "allocations": [share],
+                "allocated_amount": payment.amount,
+                "unallocated_amount": 0,
+            }
+        )
+    else:
+        payment = apply_payment(ctx, payment, writes)
     writes.payments.append((existing, payment))
     _claims(writes, event, payment.id, new_reference=None if existing else reference)
     _alert_if_large(ctx, payment, writes)
@@ -233,9 +263,12 @@ def _payment_of(
         at=ctx.now, action=f"event:{event.action.value}", actor=ctx.actor, event_id=event.event_id
     )
     if existing is not None:
+        # A pending payment that settles, or a failed one the payer retried under the same reference
+        # (Stripe keeps the PaymentIntent): what was taken back before is history, not a deduction.
         return existing.model_copy(
             update={
                 "status": status,
+                "reversed_amount": 0 if status is PaymentStatus.SUCCEEDED else existing.reversed_amount,
                 "amount": event.amount if event.amount is not None else existing.amount,
                 "value_date": event.value_date or existing.value_date,
                 "method": event.method or existing.method,
@@ -247,7 +280,8 @@ def _payment_of(
     return Payment(
         id=new_id("payment"),
         tenant_id=ctx.tenant_id,
-        direction=Direction.RECEIVABLE,
+        # An installment debit is the business paying Cashline; everything else is money received.
+        direction=Direction.PAYABLE if event.targets.installment_id else Direction.RECEIVABLE,
         source=event.source,
         source_event_id=event.event_id,
         source_reference=event.reference or event.event_id,
@@ -573,7 +607,10 @@ def _failed(ctx: Context, event: PaymentEvent) -> Outcome:
         )
         writes.payments.append((existing, payment))
         _claims(writes, event, payment.id, new_reference=None)
-    if event.action is EventAction.FAILED and (payment.method or "") in DEBIT_METHODS:
+    # A customer's Direct Debit that failed is news for finance; an installment's failure raised its
+    # own alert with the installment's outcome (services/debits.py).
+    debit = (payment.method or "") in DEBIT_METHODS and not event.targets.installment_id
+    if event.action is EventAction.FAILED and debit:
         add_alert(writes, ctx, "debit.failed", {**payment_detail(payment), "reason": event.failure_reason})
     _commit(ctx, writes)
     return Outcome("recorded", payment.id)
@@ -585,6 +622,10 @@ def _given_back(ctx: Context, event: PaymentEvent) -> Outcome:
     original_ref = event.original_reference or event.reference
     original = payments.by_reference(ctx.tenant_id, event.source, original_ref) if original_ref else None
     kind = PaymentKind.REFUND if event.action is EventAction.REFUNDED else PaymentKind.CHARGEBACK
+    if original is None and ctx.delivery_attempt < ORIGINAL_WAIT_ATTEMPTS:
+        # Deliveries come out of order: the payment it gives back may be a message behind. Wait for
+        # it (the queue delivers again after its visibility timeout); after that, record it unlinked.
+        raise OriginalNotSeenError(f"{kind.value} for {original_ref}: the payment is not recorded yet")
     amount = event.amount or 0
     if original is not None and event.amount_is_cumulative:
         amount = max(0, amount - original.reversed_amount)  # what this event adds to what was given back
@@ -733,6 +774,13 @@ def _pending_or_recorded_payout(ctx: Context, event: PaymentEvent) -> Outcome:
     _claims(writes, event, payment.id, new_reference=f"{event.reference or event.event_id}:payout")
     _commit(ctx, writes)
     return Outcome("recorded", payment.id)
+
+
+ORIGINAL_WAIT_ATTEMPTS = 3
+
+
+class OriginalNotSeenError(DependencyUnavailableError):
+    """Retry later: the event refers to a payment Cashline has not recorded yet."""
 
 
 DEBIT_METHODS = frozenset({"sepa_debit", "bacs_debit", "ach_debit", "becs_debit", "autogiro"})

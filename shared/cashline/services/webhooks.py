@@ -166,7 +166,9 @@ def receive(
     return Receipt(events=len(events), raw_payload_key=key)
 
 
-def process_message(body: str, runtime: IntakeRuntime, *, now: datetime) -> tuple[Outcome, list[Any]]:
+def process_message(
+    body: str, runtime: IntakeRuntime, *, now: datetime, delivery_attempt: int = 1
+) -> tuple[Outcome, list[Any]]:
     """One queued event: apply it. Returns the outcome and the alerts it committed."""
     message = json.loads(body)
     event = PaymentEvent.model_validate(message["event"])
@@ -176,6 +178,7 @@ def process_message(body: str, runtime: IntakeRuntime, *, now: datetime) -> tupl
         actor=f"webhook:{event.source.value}",
         connection_id=message.get("connection_id"),
         raw_payload_key=message.get("raw_payload_key"),
+        delivery_attempt=str(delivery_attempt),
     )
     fetch = None
     if event.source is PaymentSource.GOCARDLESS:
