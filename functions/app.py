@@ -7,6 +7,8 @@ from chalice.app import Chalice, ConvertToMiddleware
 from cashline.observability import logger, metrics
 from chalicelib.access_routes import access_api
 from chalicelib.auth import auth
+from chalicelib.collection_handlers import collection_handlers
+from chalicelib.collection_routes import collection_api
 from chalicelib.counterparty_routes import counterparty_api
 from chalicelib.dev_routes import dev_api
 from chalicelib.document_routes import document_api
@@ -34,9 +36,11 @@ app.register_blueprint(invoice_api)
 app.register_blueprint(document_api)
 app.register_blueprint(financing_api)
 app.register_blueprint(payment_api)
+app.register_blueprint(collection_api)
 app.register_blueprint(report_api)
 app.register_blueprint(dev_api)
 app.register_blueprint(schedules)
 app.register_blueprint(financing_schedules)
 app.register_blueprint(queues)
 app.register_blueprint(payment_handlers)
+app.register_blueprint(collection_handlers)

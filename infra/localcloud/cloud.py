@@ -115,7 +115,10 @@ class LocalCloud:
         self._create_queues()
         self._connect_bucket_notifications()
         mail_from = load_template()["Parameters"]["MailFrom"]["Default"]
-        self.client("ses").verify_email_identity(EmailAddress=mail_from)
+        ses = self.client("ses")
+        ses.verify_email_identity(EmailAddress=mail_from)
+        for configuration_set in resources_of_type("AWS::SES::ConfigurationSet"):
+            ses.create_configuration_set(ConfigurationSet={"Name": local_name(configuration_set)})
         events = self.client("events")
         for bus_id in resources_of_type("AWS::Events::EventBus"):
             events.create_event_bus(Name=local_name(bus_id))

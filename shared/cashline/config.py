@@ -54,6 +54,10 @@ class MailSettings(_Base):
     mail_from: str = Field(min_length=3)
     # The local cloud's outbox folder; unset in AWS.
     outbox_dir: str | None = None
+    # SES publishes bounces and complaints of reminders through this configuration set; unset locally.
+    ses_configuration_set: str | None = None
+    # The sender name on reminder SMS where the country allows one (1-11 letters or digits).
+    sms_sender_id: str | None = None
 
 
 class AlertSettings(_Base):
@@ -88,7 +92,9 @@ class ApiSettings(
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
 
 
-class SchedulerSettings(StageSettings, TableSettings, DebitSettings, MailSettings, AlertSettings):
+class SchedulerSettings(
+    StageSettings, TableSettings, StorageSettings, DebitSettings, MailSettings, AlertSettings
+):
     # moto's server in the local cloud (SES); unset in AWS.
     aws_endpoint: HttpUrl | None = None
 

@@ -26,6 +26,9 @@ PREFIXES = {
     "event": "evt",
     "connection": "pcn",
     "alert": "alr",
+    "promise": "prm",
+    "letter": "ltr",
+    "task": "tsk",
 }
 
 

@@ -138,3 +138,86 @@ def test_run_serves_the_demo_ticks_on_demand_and_stops_cleanly_twice(tmp_path: P
                 int(env["CASHLINE_LOCAL_AWS_PORT"]),
             )
         assert _ports_free(*ports)
+
+
+def test_a_collection_campaign_driven_by_cashline_tick(tmp_path: Path) -> None:
+    """The issue's scenario through the CLI: ticks move time, the running stack sends the reminders."""
+    from datetime import UTC, date, datetime, timedelta
+
+    with running_stack(tmp_path) as (base, env):
+        key = (tmp_path / "demo_api_key").read_text().strip()
+        auth = {"Authorization": f"Bearer {key}"}
+
+        def call(method: str, path: str, body: object | None = None) -> requests.Response:
+            return requests.request(method, f"{base}{path}", json=body, headers=auth, timeout=10)
+
+        plan = call(
+            "POST",
+            "/v1/campaigns",
+            {
+                "name": "E2E",
+                "steps": [
+                    {"offset_days": 1, "channel": "email", "attach_invoice": True, "late_charges": True},
+                    {"offset_days": 3, "channel": "sms"},
+                ],
+            },
+        ).json()
+        settings = call("GET", "/v1/collection-settings").json()
+        assert (
+            call(
+                "PUT", "/v1/collection-settings", {**settings, "default_campaign_id": plan["id"]}
+            ).status_code
+            == 200
+        )
+        debtor = call(
+            "POST",
+            "/v1/counterparties",
+            {
+                "name": "Tick Debtor GmbH",
+                "email": "ap@tick.example",
+                "phone": "+49 30 1234567",
+                "country": "DE",
+            },
+        ).json()
+        today = datetime.now(UTC).date()
+        due = today + timedelta(days=30)
+        due += timedelta(days=(7 - due.weekday()) % 7)  # a Monday: both step days are weekdays
+        invoice = call(
+            "POST",
+            "/v1/invoices",
+            {
+                "direction": "receivable",
+                "counterparty": {"id": debtor["id"]},
+                "number": "TICK-1",
+                "issue_date": str(today),
+                "due_date": str(due),
+                "currency": "EUR",
+                "amount_due": 50_000,
+            },
+        ).json()
+
+        def mails_to(address: str) -> list[dict[str, object]]:
+            return [m for m in call("GET", "/v1/dev/outbox").json()["data"] if m.get("to") == address]
+
+        def at(day: date, utc_hour: int) -> str:
+            return f"{day.isoformat()}T{utc_hour:02d}:30:00Z"
+
+        _cli(env, "tick", "--at", at(due + timedelta(days=1), 8))  # overdue, enters; 09:30 in Berlin: sent
+        _cli(env, "tick", "--at", at(due + timedelta(days=1), 9))
+        assert len(mails_to("ap@tick.example")) == 1
+        _cli(env, "tick", "--at", at(due + timedelta(days=1), 13))  # a second sweep that day: nothing new
+        assert len(mails_to("ap@tick.example")) == 1
+        _cli(env, "tick", "--at", at(due + timedelta(days=3), 9))
+        assert len(mails_to("+49301234567")) == 1
+        paid = call(
+            "POST",
+            "/v1/payments",
+            {
+                "amount": 50_000,
+                "currency": "EUR",
+                "value_date": str(today),
+                "invoice_id": invoice["id"],
+            },
+        )
+        assert paid.status_code == 201
+        assert call("GET", f"/v1/invoices/{invoice['id']}/collection").json()["status"] == "completed"

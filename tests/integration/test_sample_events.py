@@ -110,3 +110,16 @@ def test_webhook_event_received_event(chalice_app: Any, tenant: TestTenant) -> N
     handler = chalice_app.handler_map["webhook_event_received"]
     assert handler(event, lambda_context("wh")) == {"batchItemFailures": []}
     assert handler(event, lambda_context("wh")) == {"batchItemFailures": []}  # redelivered: a no-op
+
+
+@pytest.mark.parametrize(("name", "figure"), [("collection_steps", "sent"), ("task_reminders", "reminded")])
+def test_collection_schedule_events(chalice_app: Any, name: str, figure: str) -> None:
+    result = chalice_app.handler_map[name](_event(f"schedule_{name}.json"), lambda_context(name))
+    assert set(result) == {"claimed", figure, "items_read"}
+
+
+def test_delivery_feedback_event_for_an_unknown_message_is_acknowledged(chalice_app: Any) -> None:
+    result = chalice_app.handler_map["delivery_feedback"](
+        _event("sqs_delivery_feedback.json"), lambda_context("df")
+    )
+    assert result == {"batchItemFailures": []}

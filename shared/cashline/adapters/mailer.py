@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -61,8 +61,8 @@ class Mailer:
         return sent
 
 
-def read_outbox(outbox: Path, limit: int = 100) -> list[dict[str, str]]:
-    """The newest messages first, as written by `Mailer.send`."""
+def read_outbox(outbox: Path, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest messages first, as written by `Mailer.send` and the reminder channels."""
     if not outbox.is_dir():
         return []
     files = sorted(outbox.glob("*.json"), reverse=True)[:limit]

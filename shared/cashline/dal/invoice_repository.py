@@ -166,7 +166,7 @@ def to_invoice(record: InvoiceRecord) -> Invoice:
     )
 
 
-def _event_record(tenant_id: str, event: InvoiceEvent) -> InvoiceEventRecord:
+def event_record(tenant_id: str, event: InvoiceEvent) -> InvoiceEventRecord:
     return InvoiceEventRecord(
         pk=invoice_pk(tenant_id, event.invoice_id),
         sk=f"{EVENT_SK_PREFIX}{event.at.isoformat()}#{event.event_id}",
@@ -304,7 +304,7 @@ class InvoiceRepository:
                     write.save(document_record(t, document))
                 if lookup := number_lookup_record(invoice):
                     write.save(lookup)
-                write.save(_event_record(t, event))
+                write.save(event_record(t, event))
                 self._add_totals(write, invoice, invoice.contribution())
                 self._add_days(write, None, invoice)
         except ConflictError:
@@ -425,7 +425,7 @@ class InvoiceRepository:
             record = header_record(change.after, change.overdue_instant)
             record.version = change.before.version
             write.save(record)
-            write.save(_event_record(change.after.tenant_id, change.event))
+            write.save(event_record(change.after.tenant_id, change.event))
             key = (change.after.counterparty_id, change.after.direction.value, change.after.currency)
             delta = change.after.contribution().minus(change.before.contribution())
             totals[key] = _plus(totals[key], delta)
@@ -468,7 +468,7 @@ class InvoiceRepository:
         record = header_record(after, overdue_instant)
         record.version = before.version
         write.save(record)
-        write.save(_event_record(after.tenant_id, event))
+        write.save(event_record(after.tenant_id, event))
         self._add_totals(write, after, after.contribution().minus(before.contribution()))
         self._add_days(write, before, after, extra_days or [])
         return record
@@ -545,5 +545,5 @@ class InvoiceRepository:
         record.version = document.version
         with storage_errors("document was already checked"), transaction() as write:
             write.save(record, condition=DocumentRecord.status == "pending")
-            write.save(_event_record(tenant_id, event))
+            write.save(event_record(tenant_id, event))
         return to_document(record)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -235,4 +235,6 @@ class SummaryOutput(OutputModel):
 
 
 class OutboxOutput(OutputModel):
-    data: list[dict[str, str]]
+    """What the local cloud's channels wrote: e-mails (with attachment names) and SMS."""
+
+    data: list[dict[str, Any]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -304,6 +305,13 @@ def change_status(
         )
     after = _apply_target(before, target, today_for(tenant, now), now)
     _save(tenant, before, after, actor=actor, note=note, now=now)
+    if InvoiceStatus.DISPUTED in {before.status, after.status} or after.status in {
+        InvoiceStatus.VOID,
+        InvoiceStatus.WRITTEN_OFF,
+    }:
+        from cashline.services import collections
+
+        collections.sync(tenant_id, invoice_id, now=now)  # a dispute pauses reminders, its end resumes them
     return get_invoice(tenant_id, invoice_id, now=now, tenant=tenant)
 
 
@@ -348,6 +356,7 @@ def _save(
     note: str | None,
     now: datetime,
     alert: Alert | None = None,
+    also: Callable[[Any], None] | None = None,
 ) -> None:
     event = InvoiceEvent(
         event_id=new_id("event"),
@@ -363,9 +372,16 @@ def _save(
         after,
         event,
         overdue_instant=overdue_instant_of(tenant, after),
-        also=(lambda write: stage_alert(write, alert)) if alert else None,
+        also=lambda write: _stage_extra(write, alert, also),
     )
     metrics.add_metric(name=f"InvoiceTo_{after.status.value}", unit=MetricUnit.Count, value=1)
+
+
+def _stage_extra(write: Any, alert: Alert | None, also: Callable[[Any], None] | None) -> None:
+    if alert is not None:
+        stage_alert(write, alert)
+    if also is not None:
+        also(write)
 
 
 def list_invoices(
@@ -379,6 +395,19 @@ def invoice_events(
 ) -> Page[InvoiceEvent]:
     _header(tenant_id, invoice_id)  # another tenant's invoice is a 404 here too
     return invoices.events(tenant_id, invoice_id, limit=limit, starting_after=starting_after)
+
+
+def _collection_entry(tenant: Tenant, invoice: Invoice, now: datetime) -> Callable[[Any], None] | None:
+    """An overdue receivable enters its campaign in the same transaction that makes it overdue."""
+    from cashline.dal.dunning_repository import CollectionWrites
+    from cashline.services import collections
+
+    entry = collections.prepare_entry(tenant, invoice, now)
+    if entry is None:
+        return None
+    writes = CollectionWrites(tenant.tenant_id, now)
+    collections.stage_entry(writes, entry, "system:overdue-check")
+    return lambda write: collections.dunning.stage(write, writes)
 
 
 def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) -> SweepResult:
@@ -410,7 +439,16 @@ def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) ->
             },
             at=tick_at,
         )
-        _save(tenant, before, after, actor="system:overdue-check", note=None, now=tick_at, alert=alert)
+        _save(
+            tenant,
+            before,
+            after,
+            actor="system:overdue-check",
+            note=None,
+            now=tick_at,
+            alert=alert,
+            also=_collection_entry(tenant, after, tick_at),
+        )
         return True
 
     return sweep(

@@ -140,6 +140,10 @@ def retrying(work: Callable[[], Outcome], *, done_already: Callable[[], Outcome 
     raise ConflictError("too many concurrent changes; the payment will be retried")
 
 
+def event_seen(tenant_id: str, event: PaymentEvent) -> bool:
+    return payments.event_seen(tenant_id, event.source, event.event_id)
+
+
 def process_event(
     ctx: Context, event: PaymentEvent, *, fetch_details: Callable[[PaymentEvent], PaymentEvent] | None = None
 ) -> Outcome:
@@ -183,6 +187,15 @@ def _claims(
 def _commit(ctx: Context, writes: PaymentWrites) -> None:
     payments.commit(writes)
     ctx.committed_alerts.extend(writes.alerts)
+    paid_changed = {
+        c.after.invoice_id for c in writes.invoice_changes if c.after.amount_paid != c.before.amount_paid
+    }
+    if paid_changed:
+        from cashline.services import collections
+
+        for invoice_id in sorted(paid_changed):
+            # A full payment ends the reminders, a part payment pauses them: at once, not at the next step.
+            collections.sync(ctx.tenant_id, invoice_id, now=ctx.now)
 
 
 def _ignore(ctx: Context, event: PaymentEvent) -> Outcome:
@@ -407,22 +420,12 @@ def allocate(
             "allocations": allocations,
             "allocated_amount": allocated,
             "unallocated_amount": unallocated,
-            "history": [*payment.history, *_allocated_entries(ctx, shares)],
             "updated_at": ctx.now,
         }
     )
     if after.counterparty_id and unallocated != before_credit:
         writes.add_credit(_credit_key(after), unallocated - before_credit)
     return after
-
-
-def _allocated_entries(ctx: Context, shares: list[tuple[Invoice, int]]) -> list[HistoryEntry]:
-    return [
-        HistoryEntry(
-            at=ctx.now, action="allocated", actor=ctx.actor, note=f"{amount} to {invoice.invoice_id}"
-        )
-        for invoice, amount in shares
-    ]
 
 
 def _credit_key(payment: Payment) -> tuple[str, str, str]:
@@ -827,9 +830,12 @@ def record_payment(
     if counterparty_id and not _counterparty_exists(ctx.tenant_id, counterparty_id):
         raise NotFoundError("counterparty not found", field="counterparty_id")
     reference = event.reference or event.event_id
+    # Only a bank's own reference can arrive twice; a fresh id claims nothing (a retried request is the
+    # Idempotency-Key's to answer), which saves two claim writes per payment.
+    banked = reference != event.event_id
 
     def work() -> Outcome:
-        existing = payments.by_reference(ctx.tenant_id, event.source, reference)
+        existing = payments.by_reference(ctx.tenant_id, event.source, reference) if banked else None
         if existing is not None:
             return Outcome("duplicate", existing.id)
         payment = _payment_of(ctx, event, None, status=PaymentStatus.SUCCEEDED).model_copy(
@@ -842,12 +848,15 @@ def record_payment(
         writes = PaymentWrites(ctx.tenant_id, ctx.now)
         payment = apply_payment(ctx, payment, writes)
         writes.payments.append((None, payment))
-        _claims(writes, event, payment.id, new_reference=reference)
+        if banked:
+            _claims(writes, event, payment.id, new_reference=reference)
         _alert_if_large(ctx, payment, writes)
         _commit(ctx, writes)
         return Outcome("applied", payment.id)
 
     def done() -> Outcome | None:
+        if not banked:
+            return None
         existing = payments.by_reference(ctx.tenant_id, event.source, reference)
         return Outcome("duplicate", existing.id) if existing else None
 

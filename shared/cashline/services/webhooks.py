@@ -29,7 +29,7 @@ from cashline.errors import NotFoundError, ValidationError
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.schemas.payment_events import PaymentEvent, PaymentSource
 from cashline.services import connections
-from cashline.services.payments import Outcome, context_for, process_event
+from cashline.services.payments import Outcome, context_for, event_seen, process_event
 
 if TYPE_CHECKING:
     from cashline.adapters.webhooks.paypal_events import CertificateFetcher
@@ -172,6 +172,9 @@ def process_message(
     """One queued event: apply it. Returns the outcome and the alerts it committed."""
     message = json.loads(body)
     event = PaymentEvent.model_validate(message["event"])
+    if event_seen(message["tenant_id"], event):
+        # A redelivery: one read, before the tenant and its settings are looked up.
+        return Outcome("duplicate"), []
     ctx = context_for(
         message["tenant_id"],
         now=now,

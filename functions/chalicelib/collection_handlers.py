@@ -1,0 +1,73 @@
+"""Collection campaigns' scheduled and queued work: due reminder steps, call-task reminders, and the
+delivery reports SES sends for reminders (bounces fall back to the step's other channel)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
+
+from cashline.adapters.messaging import parse_ses_notification
+from cashline.clock import parse_utc, system_clock
+from cashline.services.collections import record_feedback, run_steps, run_task_reminders
+from chalicelib.collection_runtime import api_collection_runtime, scheduler_collection_runtime
+from chalicelib.runtime import api_ready, scheduler_ready
+
+collection_handlers = Blueprint(__name__)
+
+DELIVERY_FEEDBACK_QUEUE = "cashline-delivery-feedback"
+
+
+@collection_handlers.schedule(
+    Rate(15, unit=Rate.MINUTES),
+    name="collection_steps",
+    description="Send the collection reminders that are due (in each debtor's business hours)",
+)
+def collection_steps(event: CloudWatchEvent) -> dict[str, Any]:
+    settings = scheduler_ready()
+    result = run_steps(
+        tick_at=parse_utc(event.time),
+        lookback=timedelta(days=settings.sweep_lookback_days),
+        worker=event.event_id,
+        runtime=scheduler_collection_runtime(),
+    )
+    return {"claimed": result.claimed, "sent": result.items_changed, "items_read": result.items_read}
+
+
+@collection_handlers.schedule(
+    Rate(1, unit=Rate.HOURS),
+    name="task_reminders",
+    description="E-mail each call task's assignee on the task's day",
+)
+def task_reminders(event: CloudWatchEvent) -> dict[str, Any]:
+    settings = scheduler_ready()
+    result = run_task_reminders(
+        tick_at=parse_utc(event.time),
+        lookback=timedelta(days=settings.sweep_lookback_days),
+        worker=event.event_id,
+        runtime=scheduler_collection_runtime(),
+    )
+    return {"claimed": result.claimed, "reminded": result.items_changed, "items_read": result.items_read}
+
+
+@collection_handlers.on_sqs_message(queue=DELIVERY_FEEDBACK_QUEUE, batch_size=10, name="delivery_feedback")
+def delivery_feedback(event: SQSEvent) -> dict[str, Any]:
+    """SES bounce, complaint and delivery events (SES -> SNS -> SQS) for reminders."""
+    api_ready()
+    runtime = api_collection_runtime()
+
+    def apply(record: SQSRecord) -> None:
+        for feedback in parse_ses_notification(record.body):
+            record_feedback(feedback, runtime, now=system_clock())
+
+    response = process_partial_response(
+        event=event.to_dict(),
+        record_handler=apply,
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+        context=cast(LambdaContext, event.context),
+    )
+    return dict(response)

@@ -1,0 +1,40 @@
+"""The channels collection campaigns send through, built once per Lambda instance from its settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from cashline.adapters.documents import DocumentStore
+from cashline.adapters.messaging import EmailChannel, SmsChannel
+from cashline.config import ApiSettings, SchedulerSettings, url_text
+from cashline.services.collections import CollectionRuntime
+from chalicelib.runtime import api_ready, scheduler_ready
+
+
+def runtime_for(settings: ApiSettings | SchedulerSettings) -> CollectionRuntime:
+    endpoint = url_text(settings.aws_endpoint)
+    outbox = Path(settings.outbox_dir) if settings.outbox_dir else None
+    return CollectionRuntime(
+        email=EmailChannel(
+            sender=settings.mail_from,
+            region=settings.region,
+            endpoint=endpoint,
+            outbox=outbox,
+            configuration_set=settings.ses_configuration_set,
+        ),
+        sms=SmsChannel(
+            region=settings.region, endpoint=endpoint, sender_id=settings.sms_sender_id, outbox=outbox
+        ),
+        documents=DocumentStore(settings.documents_bucket, region=settings.region, endpoint=endpoint),
+    )
+
+
+@lru_cache(maxsize=1)
+def api_collection_runtime() -> CollectionRuntime:
+    return runtime_for(api_ready())
+
+
+@lru_cache(maxsize=1)
+def scheduler_collection_runtime() -> CollectionRuntime:
+    return runtime_for(scheduler_ready())
