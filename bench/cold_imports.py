@@ -20,6 +20,8 @@ HANDLER_MODULES = {
     "chalicelib.scheduled": "Housekeeping, InvoiceOverdueCheck (schedules)",
     "chalicelib.financing_schedules": "FinancingPayouts, InstallmentDebits, DebitReminders (schedules)",
     "chalicelib.queue_handlers": "DocumentUploaded (SQS)",
+    "chalicelib.payment_handlers": "WebhookEventReceived (SQS), AlertDeliveries (schedule)",
+    "chalicelib.collection_handlers": "CollectionSteps, TaskReminders (schedules), DeliveryFeedback (SQS)",
 }
 RUNS = 7
 

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 
 from cashline.adapters.event_bus import DomainEvent, EventPublisher
 from cashline.adapters.mailer import Email, Mailer
-from cashline.adapters.outbound_webhooks import check_destination, deliver, next_attempt_delay
 from cashline.adapters.secrets import SecretStore
 from cashline.dal.alert_repository import ALERT_JOB, Alert, AlertRepository, to_alert
 from cashline.dal.payment_records import AlertRecord
@@ -121,6 +120,8 @@ class _Defaulting(dict[str, object]):
 def _webhook(
     alert: Alert, settings: PaymentSettings, runtime: AlertRuntime, now: datetime
 ) -> tuple[Alert, datetime | None]:
+    from cashline.adapters.outbound_webhooks import check_destination, deliver, next_attempt_delay  # requests
+
     if alert.webhook_status in {"delivered", "failed", "none"}:
         return alert, None
     if not settings.webhook_url or not settings.webhook_secret_id:

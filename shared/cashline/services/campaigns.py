@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cashline.dal.dunning_records import CollectionSettingsRecord, ReminderTemplateRecord, templates_pk
 from cashline.dal.dunning_repository import DunningRepository
 from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.dal.table import tenant_pk
-from cashline.domain import reminder_templates as templates
 from cashline.domain.counterparties import Counterparty
 from cashline.domain.dunning import Campaign, CampaignRuleError, CampaignStatus, Channel, Step, check_steps
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
+
+if TYPE_CHECKING:
+    from cashline.domain.reminder_templates import ReminderTemplate
 
 dunning = DunningRepository()
 parties = CounterpartyRepository()
@@ -186,8 +188,10 @@ def campaign_for(tenant_id: str, counterparty: Counterparty, wanted: str | None 
 # --- templates -------------------------------------------------------------------------------------
 
 
-def _to_template(record: ReminderTemplateRecord) -> templates.ReminderTemplate:
-    return templates.ReminderTemplate(
+def _to_template(record: ReminderTemplateRecord) -> ReminderTemplate:
+    from cashline.domain.reminder_templates import ReminderTemplate
+
+    return ReminderTemplate(
         name=record.name,
         channel=record.channel,
         language=record.language,
@@ -197,18 +201,20 @@ def _to_template(record: ReminderTemplateRecord) -> templates.ReminderTemplate:
     )
 
 
-def list_templates(tenant_id: str) -> list[templates.ReminderTemplate]:
+def list_templates(tenant_id: str) -> list[ReminderTemplate]:
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
     own = [_to_template(r) for r in dunning.templates(tenant_id)]
     return sorted(
         [*templates.BUILTIN.values(), *own], key=lambda t: (t.name, t.channel, t.language, t.builtin)
     )
 
 
-def template_for(
-    tenant_id: str, name: str | None, channel: Channel, language: str
-) -> templates.ReminderTemplate:
+def template_for(tenant_id: str, name: str | None, channel: Channel, language: str) -> ReminderTemplate:
     """The tenant's own template of that name in the debtor's language, then in English, then the
     built-in; an unknown name falls back to the channel's default built-in."""
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
     chosen = name or templates.DEFAULT_BY_CHANNEL[channel.value]
     for lang in dict.fromkeys((language, "en")):
         record = dunning.template(tenant_id, chosen, channel.value, lang)
@@ -230,7 +236,9 @@ def save_template(
     body: str | None,
     copy_of: str | None,
     now: datetime,
-) -> templates.ReminderTemplate:
+) -> ReminderTemplate:
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
     if copy_of:
         try:
             original = templates.builtin(copy_of, channel.value, language)

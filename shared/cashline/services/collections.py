@@ -53,7 +53,6 @@ from cashline.dal.invoice_records import invoice_pk
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain import dunning as runs
-from cashline.domain import reminder_templates as templates
 from cashline.domain.access import Tenant
 from cashline.domain.counterparties import Counterparty
 from cashline.domain.dunning import Campaign, Channel, Collection, CollectionStatus, PauseReason, Step
@@ -725,6 +724,8 @@ def prepare(
     c: Collection, invoice: Invoice, step: Step, index: int, channel: Channel, now: datetime
 ) -> Prepared:
     """The step's message on a channel, rendered in the debtor's language."""
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
     tenant = tenants.get(c.tenant_id)
     counterparty = parties.get_profile(c.tenant_id, invoice.counterparty_id)
     config = campaigns.settings(c.tenant_id)
@@ -758,6 +759,8 @@ def _context(
     today: date,
     locale: str,
 ) -> dict[str, Any]:
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
     creditor = config.creditor
     return templates.reminder_context(
         locale=locale,
@@ -1376,6 +1379,8 @@ def _prepare_for(
     moment: datetime,
 ) -> Prepared:
     """Like `prepare`, with a given counterparty (a preview in another language) and as of the step's day."""
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
     config = campaigns.settings(tenant.tenant_id)
     language, locale = debtor_locale(counterparty, tenant)
     template = campaigns.template_for(tenant.tenant_id, step.template, step.channel, language)

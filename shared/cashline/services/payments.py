@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from cashline.adapters.outbound_webhooks import check_destination
 from cashline.adapters.secrets import SecretStore
 from cashline.dal.alert_repository import Alert
 from cashline.dal.invoice_records import InvoiceRecord
@@ -1015,6 +1014,8 @@ def update_settings(
     url = str(request.webhook_url) if request.webhook_url else None
     secret, secret_id = None, current.webhook_secret_id
     if url:
+        from cashline.adapters.outbound_webhooks import check_destination  # requests: not at cold start
+
         try:
             check_destination(url, allow_private=allow_private)
         except ValueError as exc:
