@@ -21,6 +21,7 @@ from chalicelib.payment_routes import payment_api
 from chalicelib.queue_handlers import queues
 from chalicelib.report_routes import report_api
 from chalicelib.scheduled import schedules
+from chalicelib.statement_schedules import statement_schedules
 
 app = Chalice(app_name="cashline")
 # Factur-X imports arrive as PDF: API Gateway must pass them as bytes, not text.
@@ -44,3 +45,4 @@ app.register_blueprint(financing_schedules)
 app.register_blueprint(queues)
 app.register_blueprint(payment_handlers)
 app.register_blueprint(collection_handlers)
+app.register_blueprint(statement_schedules)

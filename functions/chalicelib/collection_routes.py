@@ -197,6 +197,7 @@ def _settings_model(s: CollectionSettings) -> CollectionSettingsModel:
         creditor_iban=creditor.get("iban"),
         creditor_email=creditor.get("email"),
         creditor_phone=creditor.get("phone"),
+        email_statements=s.email_statements,
         version=s.version,
     )
 
@@ -243,6 +244,7 @@ def put_settings(call: Call[CollectionSettingsModel, Any]) -> CollectionSettings
         default_assignee=b.default_assignee,
         reference_rate_bp=b.reference_rate_bp,
         creditor=creditor,
+        email_statements=b.email_statements,
         version=b.version,
     )
     return _settings_model(campaigns.save_settings(call.tenant_id, wanted, now=call.now))

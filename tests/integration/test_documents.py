@@ -271,7 +271,12 @@ def test_an_uploaded_file_of_the_declared_type_becomes_available(
     assert body["expires_in_seconds"] == 300
 
     # ... its download URL gives the same bytes
-    downloaded = requests.get(body["download_url"], timeout=10)
+    # The document is recorded available a moment before its move out of uploads/ completes.
+    for _ in range(40):
+        downloaded = requests.get(body["download_url"], timeout=10)
+        if downloaded.status_code == 200:
+            break
+        time.sleep(0.05)
     assert downloaded.status_code == 200
     assert downloaded.content == data
 

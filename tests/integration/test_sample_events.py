@@ -112,7 +112,10 @@ def test_webhook_event_received_event(chalice_app: Any, tenant: TestTenant) -> N
     assert handler(event, lambda_context("wh")) == {"batchItemFailures": []}  # redelivered: a no-op
 
 
-@pytest.mark.parametrize(("name", "figure"), [("collection_steps", "sent"), ("task_reminders", "reminded")])
+@pytest.mark.parametrize(
+    ("name", "figure"),
+    [("collection_steps", "sent"), ("task_reminders", "reminded"), ("monthly_statements", "statements")],
+)
 def test_collection_schedule_events(chalice_app: Any, name: str, figure: str) -> None:
     result = chalice_app.handler_map[name](_event(f"schedule_{name}.json"), lambda_context(name))
     assert set(result) == {"claimed", figure, "items_read"}

@@ -3,7 +3,7 @@
 Keys (docs/data-model.md, "Collection"):
 - a campaign is the item collection `T#<tenant>#CMP#<cmp>`: header `CMP`, one immutable snapshot per
   revision `CMPV#<nnnn>`, and its running figures `STAT#...` (ADD-only counters);
-- an invoice's collection lives in the invoice's own item collection `T#<tenant>#INV#<inv>`: `COLL`
+- an invoice's collection lives in the invoice's own item collection `T#<tenant>#INV#<inv>`: `RUN`
   (the run), `MSG#<nn>#<channel>` (each message), `PROM#<id>` (promises to pay);
 - letters `T#<tenant>#LTR#<id>` / `LTR`, tasks `T#<tenant>#TASK#<id>` / `TASK`, reminder templates
   `T#<tenant>#TPL` / `<name>#<channel>#<language>`, settings `T#<tenant>` / `COLLSET`, a
@@ -28,7 +28,9 @@ from cashline.dal.table import CashlineItem
 CAMPAIGN_SK = "CMP"
 CAMPAIGN_REVISION_SK_PREFIX = "CMPV#"
 STATS_SK_PREFIX = "STAT#"
-COLLECTION_SK = "COLL"
+# Sorts after the messages and promises, so one Query `sk >= "MSG#"` reads exactly those three kinds
+# (the header, lines, documents and audit trail sort before).
+COLLECTION_SK = "RUN"
 MESSAGE_SK_PREFIX = "MSG#"
 PROMISE_SK_PREFIX = "PROM#"
 LETTER_SK = "LTR"
@@ -200,6 +202,7 @@ class CollectionSettingsRecord(CashlineItem, discriminator="collection_settings"
     default_assignee = UnicodeAttribute(null=True)
     reference_rate_bp = NumberAttribute(null=True)
     creditor = JSONAttribute(null=True)  # name, address lines, iban, email, phone shown on reminders
+    email_statements = UnicodeAttribute(null=True)  # "yes": the monthly statements are e-mailed
 
 
 class CampaignAssignmentRecord(CashlineItem, discriminator="campaign_assignment"):

@@ -212,6 +212,8 @@ class CollectionWrites:
     promises: list[PromiseRecord] = field(default_factory=list)  # new, or existing on their version
     provider_ids: list[ProviderMessageRecord] = field(default_factory=list)
     stats: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    # Counterparties whose risk changes once this commits: (counterparty id, "broken_promise").
+    risk_events: list[tuple[str, str]] = field(default_factory=list)
 
     def add_stat(self, campaign_id: str, key: str, **deltas: int) -> None:
         entry = self.stats[(campaign_id, key)]
@@ -378,7 +380,7 @@ class DunningRepository:
         return [
             item
             for item in CashlineItem.query(
-                invoice_pk(tenant_id, invoice_id), CashlineItem.sk >= COLLECTION_SK, consistent_read=True
+                invoice_pk(tenant_id, invoice_id), CashlineItem.sk >= MESSAGE_SK_PREFIX, consistent_read=True
             )
             if isinstance(item, CollectionRecord | MessageRecord | PromiseRecord)
         ]

@@ -35,6 +35,8 @@ from cashline.dal.party_repository import (
     unique_records,
 )
 from cashline.dal.payment_records import InvoiceNumberRecord, invoice_number_pk
+from cashline.dal.report_totals import apply_issued, issued_deltas, merge
+from cashline.dal.statement_records import activity_marker
 from cashline.dal.table import CashlineItem
 from cashline.dal.transactions import transaction
 from cashline.domain.counterparties import Counterparty
@@ -69,6 +71,52 @@ class UniqueClaim:
     scope: str
     value: str
     field: str  # the request field a conflict is reported on
+
+
+def report_deltas(before: Invoice | None, after: Invoice) -> list[DayDelta]:
+    """The invoice's day-item change: what is owed that day, and what it billed (with its segment)."""
+    deltas = []
+    for invoice, sign in ((before, -1), (after, 1)):
+        if invoice is None:
+            continue
+        amount, count = invoice.due_on_its_day()
+        deltas.append(
+            DayDelta(
+                invoice.tenant_id,
+                invoice.direction.value,
+                invoice.due_date,
+                invoice.currency,
+                "invoices",
+                sign * amount,
+                sign * count,
+                billed=sign * invoice.contribution().billed,
+                segment=invoice.segment,
+            )
+        )
+    return deltas
+
+
+def issued_change(before: Invoice | None, after: Invoice) -> dict[Any, tuple[int, int]]:
+    """What the change does to the issue month's billed figure (a void takes it back)."""
+    found: dict[Any, tuple[int, int]] = {}
+    for invoice, sign in ((before, -1), (after, 1)):
+        if invoice is None:
+            continue
+        billed = invoice.contribution().billed
+        counted = 1 if billed else 0
+        merge(
+            found,
+            issued_deltas(
+                invoice.tenant_id,
+                invoice.direction.value,
+                invoice.issue_date,
+                invoice.currency,
+                invoice.segment,
+                sign * billed,
+                sign * counted,
+            ),
+        )
+    return found
 
 
 def _plus(a: Contribution, b: Contribution) -> Contribution:
@@ -304,6 +352,12 @@ class InvoiceRepository:
                     write.save(document_record(t, document))
                 if lookup := number_lookup_record(invoice):
                     write.save(lookup)
+                if invoice.direction is Direction.RECEIVABLE:
+                    write.save(
+                        activity_marker(
+                            t, invoice.counterparty_id, invoice.created_at.date(), invoice.created_at
+                        )
+                    )
                 write.save(event_record(t, event))
                 self._add_totals(write, invoice, invoice.contribution())
                 self._add_days(write, None, invoice)
@@ -315,24 +369,13 @@ class InvoiceRepository:
     def _add_days(
         write: Any, before: Invoice | None, after: Invoice, extra: list[DayDelta] | None = None
     ) -> None:
-        """Move the invoice's share of "what falls due that day" (docs/data-model.md, daily totals)."""
-        deltas = list(extra or [])
-        for invoice, sign in ((before, -1), (after, 1)):
-            if invoice is None:
-                continue
-            amount, count = invoice.due_on_its_day()
-            deltas.append(
-                DayDelta(
-                    invoice.tenant_id,
-                    invoice.direction.value,
-                    invoice.due_date,
-                    invoice.currency,
-                    "invoices",
-                    sign * amount,
-                    sign * count,
-                )
-            )
+        """Move the invoice's share of "what falls due that day" (docs/data-model.md, daily totals) and
+        of what was invoiced in its issue month."""
+        deltas = list(extra or []) + report_deltas(before, after)
         apply_in(write, deltas, after.updated_at)
+        issued: dict[Any, tuple[int, int]] = {}
+        merge(issued, issued_change(before, after))
+        apply_issued(write, issued, after.updated_at)
 
     @staticmethod
     def _add_totals(write: Any, invoice: Invoice, delta: Contribution) -> None:
@@ -421,6 +464,7 @@ class InvoiceRepository:
         counterparties' credit balances in the same totals items."""
         totals: dict[TotalsKey, Contribution] = defaultdict(Contribution)
         days: list[DayDelta] = []
+        issued: dict[Any, tuple[int, int]] = {}
         for change in changes:
             record = header_record(change.after, change.overdue_instant)
             record.version = change.before.version
@@ -429,19 +473,8 @@ class InvoiceRepository:
             key = (change.after.counterparty_id, change.after.direction.value, change.after.currency)
             delta = change.after.contribution().minus(change.before.contribution())
             totals[key] = _plus(totals[key], delta)
-            for invoice, sign in ((change.before, -1), (change.after, 1)):
-                amount, count = invoice.due_on_its_day()
-                days.append(
-                    DayDelta(
-                        invoice.tenant_id,
-                        invoice.direction.value,
-                        invoice.due_date,
-                        invoice.currency,
-                        "invoices",
-                        sign * amount,
-                        sign * count,
-                    )
-                )
+            days += report_deltas(change.before, change.after)
+            merge(issued, issued_change(change.before, change.after))
         for key in set(totals) | set(credits):
             delta, credit = totals.get(key, Contribution()), credits.get(key, 0)
             if delta.is_zero() and not credit:
@@ -452,6 +485,7 @@ class InvoiceRepository:
             )
             write.update(totals_item, actions=actions)
         apply_in(write, days, now)
+        apply_issued(write, {k: v for k, v in issued.items() if any(v)}, now)
 
     def stage_change(
         self,
@@ -489,9 +523,8 @@ class InvoiceRepository:
         for _ in range(2):
             if record.counterparty_name == counterparty.name and record.segment == counterparty.segment:
                 return False
-            invoice = replace(
-                to_invoice(record), counterparty_name=counterparty.name, segment=counterparty.segment
-            )
+            before = to_invoice(record)
+            invoice = replace(before, counterparty_name=counterparty.name, segment=counterparty.segment)
             keys = index_keys(invoice, None)
             r = InvoiceRecord
             actions: list[Any] = [r.counterparty_name.set(counterparty.name)]
@@ -503,8 +536,13 @@ class InvoiceRepository:
             else:
                 actions += [r.gsi6pk.remove(), r.gsi6sk.remove()]
             try:
-                with storage_errors("invoice changed meanwhile"):
-                    record.update(actions=actions)
+                with storage_errors("invoice changed meanwhile"), transaction() as write:
+                    write.update(record, actions=actions)
+                    if before.segment != invoice.segment:
+                        # The segment's day and month figures follow the invoice to its new segment.
+                        moved = replace(invoice, updated_at=counterparty.updated_at)
+                        apply_in(write, report_deltas(before, moved), counterparty.updated_at)
+                        apply_issued(write, issued_change(before, moved), counterparty.updated_at)
                 return True
             except ConflictError:
                 record = InvoiceRecord.get(record.pk, record.sk, consistent_read=True)

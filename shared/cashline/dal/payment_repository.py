@@ -22,9 +22,11 @@ from cashline.dal.payment_records import (
     invoice_number_pk,
     payment_pk,
 )
+from cashline.dal.report_totals import PaymentKey, apply_payments, merge
+from cashline.dal.statement_records import activity_marker
 from cashline.dal.transactions import transaction
 from cashline.errors import NotFoundError
-from cashline.schemas.payment_events import PaymentSource, PaymentStatus
+from cashline.schemas.payment_events import PaymentKind, PaymentSource, PaymentStatus
 from cashline.schemas.payments import Payment
 
 EVENT_SCOPE = "PEVT"  # one source event, one effect
@@ -157,6 +159,33 @@ class PaymentWrites:
         self.credits[key] = self.credits.get(key, 0) + amount
 
 
+def _received(p: Payment | None) -> tuple[int, int]:
+    """(amount, count) a payment adds to "received per month and method": money in that stayed in."""
+    if p is None or p.kind is not PaymentKind.PAYMENT:
+        return 0, 0
+    if p.status not in {PaymentStatus.SUCCEEDED, PaymentStatus.REVERSED}:
+        return 0, 0
+    return p.amount - p.reversed_amount, 1 if p.status is PaymentStatus.SUCCEEDED else 0
+
+
+def _received_deltas(writes: PaymentWrites) -> dict[PaymentKey, tuple[int, int]]:
+    deltas: dict[PaymentKey, tuple[int, int]] = {}
+    for before, after in writes.payments:
+        for payment, sign in ((before, -1), (after, 1)):
+            amount, count = _received(payment)
+            if payment is None or not (amount or count):
+                continue
+            key = (
+                writes.tenant_id,
+                payment.direction.value,
+                payment.value_date.strftime("%Y-%m"),
+                payment.currency,
+                payment.method.value if payment.method else "other",
+            )
+            merge(deltas, {key: (sign * amount, sign * count)})
+    return deltas
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentFilter:
     status: str | None = None
@@ -212,6 +241,14 @@ class PaymentRepository:
             )
             for alert in writes.alerts:
                 stage_alert(write, alert)
+            apply_payments(write, _received_deltas(writes), writes.now)
+            for counterparty_id in {
+                after.counterparty_id for before, after in writes.payments if before is None
+            }:
+                if counterparty_id:
+                    write.save(
+                        activity_marker(writes.tenant_id, counterparty_id, writes.now.date(), writes.now)
+                    )
 
     def invoices_by_number(self, tenant_id: str, direction: str, normalized: str) -> list[tuple[str, str]]:
         """(invoice id, counterparty id) of the invoices with this number (normalized): one Query."""

@@ -177,6 +177,7 @@ class CollectionSettingsModel(RequestModel):
     creditor_iban: Annotated[str, Field(max_length=34)] | None = None
     creditor_email: Annotated[str, Field(max_length=254)] | None = None
     creditor_phone: Annotated[str, Field(max_length=30)] | None = None
+    email_statements: bool = Field(default=False, description="E-mail the monthly statements of account")
     version: int = Field(default=0, ge=0)
 
 

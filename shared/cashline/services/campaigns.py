@@ -31,6 +31,7 @@ class CollectionSettings:
     default_assignee: str | None = None
     reference_rate_bp: int | None = None
     creditor: dict[str, Any] = field(default_factory=dict)  # name, address, iban, email, phone
+    email_statements: bool = False  # the monthly statements go to counterparties with an address
     version: int = 0
 
 
@@ -117,6 +118,7 @@ def settings(tenant_id: str) -> CollectionSettings:
         default_assignee=record.default_assignee,
         reference_rate_bp=int(record.reference_rate_bp) if record.reference_rate_bp is not None else None,
         creditor=dict(record.creditor or {}),
+        email_statements=record.email_statements == "yes",
         version=int(record.version or 0),
     )
 
@@ -140,6 +142,7 @@ def save_settings(tenant_id: str, wanted: CollectionSettings, *, now: datetime) 
         default_assignee=wanted.default_assignee,
         reference_rate_bp=wanted.reference_rate_bp,
         creditor=wanted.creditor or None,
+        email_statements="yes" if wanted.email_statements else None,
         created_at=now,
         updated_at=now,
     )

@@ -70,6 +70,8 @@ invoices = InvoiceRepository()
 parties = CounterpartyRepository()
 
 STEP_SCHEDULE = "collection_steps"
+# The function may run 300 s (.chalice/config.json); what is left after this goes on next tick.
+STEP_SWEEP_BUDGET_S = 240.0
 TASK_SCHEDULE = "task_reminders"
 # Invoices in these states are not chased.
 SETTLED = frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.WRITTEN_OFF})
@@ -386,6 +388,8 @@ def _settle_promises(
         item.updated_at = now
         writes.promises.append(item)
         broken = broken or not kept
+        if not kept:
+            writes.risk_events.append((collection.counterparty_id, "broken_promise"))
         _event(
             writes,
             invoice.invoice_id,
@@ -490,7 +494,16 @@ def sync(tenant_id: str, invoice_id: str, *, now: datetime) -> Collection | None
         dunning.commit(writes)
     except ConflictError:
         logger.info("collection changed meanwhile; the sweep brings it in step", invoice_id=invoice_id)
+        return before
+    _risk_events(writes)
     return after
+
+
+def _risk_events(writes: CollectionWrites) -> None:
+    from cashline.services import risk
+
+    for counterparty_id, kind in writes.risk_events:
+        risk.record_event(writes.tenant_id, counterparty_id, kind, writes.now)
 
 
 # --- the sweep: each due step once ---------------------------------------------------------------------
@@ -507,7 +520,13 @@ def run_steps(
     from cashline.dal.dunning_repository import STEP_JOB
 
     return sweep(
-        schedule=STEP_SCHEDULE, job=STEP_JOB, tick_at=tick_at, lookback=lookback, worker=worker, handle=handle
+        schedule=STEP_SCHEDULE,
+        job=STEP_JOB,
+        tick_at=tick_at,
+        lookback=lookback,
+        worker=worker,
+        handle=handle,
+        time_budget_s=STEP_SWEEP_BUDGET_S,
     )
 
 
@@ -536,6 +555,7 @@ def step_once(collection: Collection, runtime: CollectionRuntime, *, now: dateti
             after, sent = _take_step(after, invoice, items, runtime, writes, now)
     writes.collection = (claimed, after)
     dunning.commit(writes)
+    _risk_events(writes)
     return sent
 
 
@@ -635,7 +655,8 @@ def _send(
     """Mark, send, record: the marker is committed before anything leaves, so it leaves at most once."""
     marker = _message_record(c, index, prepared, status="sending", now=now)
     try:
-        dunning.commit(replace(CollectionWrites(c.tenant_id, now), messages=[marker]))
+        with storage_errors("a message for this step and channel exists"):
+            marker.save(condition=MessageRecord.pk.does_not_exist())
     except ConflictError:
         return False  # a message for this step and channel exists: never twice
     try:

@@ -17,7 +17,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from cashline.adapters.documents import DocumentStore, PresignedUpload
-from cashline.config import ApiSettings, url_text
+from cashline.config import StorageSettings, url_text
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.domain.filetypes import ALLOWED_UPLOAD_TYPES, EXTENSIONS, sniff
 from cashline.domain.invoices import Document, InvoiceEvent
@@ -32,7 +32,7 @@ SNIFF_BYTES = 8192
 invoices = InvoiceRepository()
 
 
-def store_for(settings: ApiSettings) -> DocumentStore:
+def store_for(settings: StorageSettings) -> DocumentStore:
     endpoint = url_text(settings.aws_endpoint)
     return DocumentStore(settings.documents_bucket, region=settings.region, endpoint=endpoint)
 

@@ -312,6 +312,10 @@ def change_status(
         from cashline.services import collections
 
         collections.sync(tenant_id, invoice_id, now=now)  # a dispute pauses reminders, its end resumes them
+    if after.status is InvoiceStatus.DISPUTED:
+        from cashline.services import risk
+
+        risk.record_event(tenant_id, after.counterparty_id, "dispute", now)
     return get_invoice(tenant_id, invoice_id, now=now, tenant=tenant)
 
 

@@ -195,6 +195,11 @@ def _commit(ctx: Context, writes: PaymentWrites) -> None:
         for invoice_id in sorted(paid_changed):
             # A full payment ends the reminders, a part payment pauses them: at once, not at the next step.
             collections.sync(ctx.tenant_id, invoice_id, now=ctx.now)
+    from cashline.services import risk
+
+    for change in writes.invoice_changes:
+        if change.after.status is InvoiceStatus.PAID and change.before.status is not InvoiceStatus.PAID:
+            risk.record_paid(ctx.tenant_id, change.after, today_for(ctx.tenant, ctx.now), ctx.now)
 
 
 def _ignore(ctx: Context, event: PaymentEvent) -> Outcome:
