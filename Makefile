@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= eu-central-1
 
-.PHONY: check-java setup run test lint typecheck template-lint unit integration e2e bench package layer clean
+.PHONY: check-java setup run test lint typecheck template-lint browser unit integration e2e bench package layer clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -41,7 +41,12 @@ template-lint: setup
 	cd functions && ../$(BIN)/chalice package --stage prod --merge-template ../template.yaml ../build/package >/dev/null
 	$(BIN)/cfn-lint build/package/sam.yaml
 
-test: lint typecheck template-lint
+# The dashboard's browser test drives Debian's chromium through chromedriver: as root, apt-get
+# installs them when missing; otherwise this says how (the test skips without them, fails under CI).
+browser: setup
+	$(BIN)/python -m localcloud.browser
+
+test: lint typecheck template-lint browser
 	$(BIN)/pytest -q
 
 bench: setup

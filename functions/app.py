@@ -10,6 +10,7 @@ from chalicelib.auth import auth
 from chalicelib.collection_handlers import collection_handlers
 from chalicelib.collection_routes import collection_api
 from chalicelib.counterparty_routes import counterparty_api
+from chalicelib.dashboard_routes import dashboard
 from chalicelib.dev_routes import dev_api
 from chalicelib.document_routes import document_api
 from chalicelib.financing_routes import financing_api
@@ -39,6 +40,7 @@ app.register_blueprint(financing_api)
 app.register_blueprint(payment_api)
 app.register_blueprint(collection_api)
 app.register_blueprint(report_api)
+app.register_blueprint(dashboard)
 app.register_blueprint(dev_api)
 app.register_blueprint(schedules)
 app.register_blueprint(financing_schedules)

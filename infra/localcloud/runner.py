@@ -126,6 +126,7 @@ def run(port: int) -> None:
             f"  (also in .local/demo_api_key; other roles via `cashline key create`)\n"
             f'  try: curl -H "Authorization: Bearer $(cat .local/demo_api_key)" '
             f"http://127.0.0.1:{port}/v1/tenant\n"
+            f"  dashboard: http://127.0.0.1:{port}/dashboard (sign in with the demo API key)\n"
             f"  schedules: {', '.join(s.name for s in schedules(app))}; Ctrl-C stops everything.\n",
             flush=True,
         )

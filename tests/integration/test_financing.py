@@ -689,8 +689,10 @@ def test_the_summary_has_a_card_per_direction_and_currency(api: Api, tenant: Tes
         0,
     )
 
-    # The next payments: what falls due in 30 days, the financed bill through its installment.
-    upcoming_ids = [p["id"] for p in summary["next_payments"]]
+    # The next payments of each direction: what falls due in 30 days, the financed bill through its
+    # installment.
+    payable_summary = api.get("/v1/reports/summary?direction=payable", key=tenant.read_only).json()
+    upcoming_ids = [p["id"] for p in summary["next_payments"] + payable_summary["next_payments"]]
     assert sorted(upcoming_ids) == sorted([open_bill["id"], incoming["id"], *(i["id"] for i in soon)])
     for absent in (late_bill["id"], to_finance["id"], dollars["id"]):
         assert absent not in upcoming_ids

@@ -1,0 +1,1036 @@
+// Cashline's web dashboard: plain JavaScript over the public API, no framework, no build step.
+// Every panel loads on its own; a failure shows in that panel (a 404 as "not available"), a 401
+// anywhere returns to the sign-in form. Charts are inline SVG drawn below. Text from the API is
+// always set as text (never parsed as HTML).
+"use strict";
+
+(() => {
+  const KEY_STORAGE = "cashline.dashboard.apiKey";
+  // "/dashboard" locally, "/api/dashboard" behind a deployed stage: the API lives beside the page.
+  const API_BASE = window.location.pathname.replace(/\/dashboard\/?$/, "");
+  const LOCALE = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const WEEKS = 12;
+  const PALETTE_SIZE = 6;
+  const BUCKET_LABELS = {
+    current: "Not yet due",
+    "1_30": "1–30 days",
+    "31_60": "31–60 days",
+    "61_90": "61–90 days",
+    over_90: "Over 90 days",
+  };
+  const SHORT_BUCKET_LABELS = { current: "Not due", "1_30": "1–30", "31_60": "31–60", "61_90": "61–90", over_90: "> 90" };
+  const CHANNEL_LABELS = { email: "E-mail", sms: "SMS", letter: "Letter", call_task: "Call task" };
+  const STATUS_LABELS = {
+    draft: "Draft",
+    open: "Open",
+    partially_paid: "Partially paid",
+    paid: "Paid",
+    overdue: "Overdue",
+    disputed: "Disputed",
+    void: "Void",
+    written_off: "Written off",
+  };
+
+  const state = {
+    key: null,
+    tenant: null,
+    today: null,
+    direction: "receivable",
+    invoiceCursor: null,
+    invoiceQuery: {},
+    selectedWeek: null,
+    weeks: null, // {currency: [{period, first_day, amount, count}]}
+    aging: null,
+    cashflow: null,
+    tokens: {},
+    signingOut: false,
+  };
+
+  // ---------------------------------------------------------------- small DOM helpers
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+
+  function h(tag, attrs, ...children) {
+    const element = document.createElement(tag);
+    setAttrs(element, attrs);
+    append(element, children);
+    return element;
+  }
+
+  function s(tag, attrs, ...children) {
+    const element = document.createElementNS(SVG_NS, tag);
+    setAttrs(element, attrs);
+    append(element, children);
+    return element;
+  }
+
+  function setAttrs(element, attrs) {
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") element.textContent = String(value);
+      else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+      else element.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+
+  function append(element, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+
+  function clear(element) {
+    element.replaceChildren();
+    return element;
+  }
+
+  // A data table in its own scrolling box: a wide one scrolls sideways, the page never does.
+  function table(caption, headers, rows, options = {}) {
+    return h("div", { class: "table-wrap" }, h(
+      "table",
+      { class: options.className || "data" },
+      caption ? h("caption", { class: options.captionHidden ? "sr-only" : null, text: caption }) : null,
+      h("thead", {}, h("tr", {}, headers.map((header) => h("th", { scope: "col", class: header.numeric ? "num" : null, text: header.label || header })))),
+      h("tbody", {}, rows),
+    ));
+  }
+
+  function cell(content, numeric = false, attrs = {}) {
+    return h("td", { class: numeric ? "num" : null, ...attrs }, content);
+  }
+
+  // ---------------------------------------------------------------- formatting
+
+  const currencyFormats = new Map();
+
+  function currencyFormat(currency, compact = false) {
+    const key = `${currency}|${compact}`;
+    if (!currencyFormats.has(key)) {
+      let format = null;
+      try {
+        format = new Intl.NumberFormat(LOCALE, compact
+          ? { style: "currency", currency, notation: "compact", maximumFractionDigits: 1 }
+          : { style: "currency", currency });
+      } catch (error) {
+        format = null; // not an ISO 4217 code this browser knows: shown as a plain number below
+      }
+      currencyFormats.set(key, format);
+    }
+    return currencyFormats.get(key);
+  }
+
+  // The currency's minor-unit digits as Intl knows them (JPY 0, EUR 2, BHD 3): never assume 2.
+  function minorDigits(currency) {
+    const format = currencyFormat(currency);
+    return format ? format.resolvedOptions().maximumFractionDigits : 0;
+  }
+
+  function toMajor(amount, currency) {
+    return Number(amount) / 10 ** minorDigits(currency);
+  }
+
+  function money(amount, currency, compact = false) {
+    if (amount === null || amount === undefined) return "—";
+    const format = currencyFormat(currency, compact);
+    if (!format) return `${amount} ${currency}`;
+    return format.format(toMajor(amount, currency));
+  }
+
+  function moneyNode(amount, currency, attrs = {}) {
+    return h("span", { class: "money", "data-amount": amount, "data-currency": currency, ...attrs, text: money(amount, currency) });
+  }
+
+  const percentFormat = new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 1 });
+  const decimalFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
+  const integerFormat = new Intl.NumberFormat(LOCALE);
+  const dateFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeZone: "UTC" });
+  const shortDateFormat = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short", timeZone: "UTC" });
+
+  const percent = (value) => (value === null || value === undefined ? "—" : percentFormat.format(value));
+  const days = (value) => (value === null || value === undefined ? "—" : `${decimalFormat.format(value)} d`);
+  const count = (value) => (value === null || value === undefined ? "—" : integerFormat.format(value));
+
+  function parseDay(iso) {
+    return new Date(`${iso}T00:00:00Z`);
+  }
+
+  function formatDay(iso, short = false) {
+    if (!iso) return "—";
+    const day = parseDay(iso);
+    if (Number.isNaN(day.getTime())) return String(iso);
+    return (short ? shortDateFormat : dateFormat).format(day);
+  }
+
+  function isoDay(date) {
+    return date.toISOString().slice(0, 10);
+  }
+
+  function addDays(iso, n) {
+    const day = parseDay(iso);
+    day.setUTCDate(day.getUTCDate() + n);
+    return isoDay(day);
+  }
+
+  function mondayOf(iso) {
+    const day = parseDay(iso);
+    return addDays(iso, -((day.getUTCDay() + 6) % 7));
+  }
+
+  function isoWeek(iso) {
+    const thursday = parseDay(addDays(mondayOf(iso), 3));
+    const year = thursday.getUTCFullYear();
+    const week = 1 + Math.floor((thursday - Date.UTC(year, 0, 1)) / 86400000 / 7);
+    return `${year}-W${String(week).padStart(2, "0")}`;
+  }
+
+  function todayIn(timeZone) {
+    try {
+      const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
+        .formatToParts(new Date());
+      const part = (type) => parts.find((p) => p.type === type).value;
+      return `${part("year")}-${part("month")}-${part("day")}`;
+    } catch (error) {
+      return isoDay(new Date());
+    }
+  }
+
+  const directionLabel = (direction) => (direction === "payable" ? "Payables" : "Receivables");
+  const kindLabel = (kind) => (kind === "installment" ? "Installment" : kind === "invoice" ? "Invoice" : kind || "—");
+
+  // ---------------------------------------------------------------- the API
+
+  class ApiError extends Error {
+    constructor(status, message, type) {
+      super(message);
+      this.status = status;
+      this.type = type;
+    }
+  }
+
+  async function api(path, params = {}) {
+    const url = new URL(API_BASE + path, window.location.origin);
+    for (const [name, value] of Object.entries(params)) {
+      if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
+    }
+    const key = state.key;
+    let response;
+    try {
+      response = await fetch(url, { headers: { Authorization: `Bearer ${key}`, Accept: "application/json" }, cache: "no-store" });
+    } catch (error) {
+      throw new ApiError(0, "the API could not be reached (network error)");
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = null;
+    }
+    if (!response.ok) {
+      const detail = body && body.error ? body.error : {};
+      const error = new ApiError(response.status, detail.message || `HTTP ${response.status}`, detail.type);
+      if (response.status === 401 && key === state.key && state.key !== null) {
+        signOut("Your API key was refused (missing, unknown, revoked or expired). Sign in again.");
+      }
+      throw error;
+    }
+    if (body === null) throw new ApiError(response.status, "the API's answer is not JSON");
+    return body;
+  }
+
+  function describe(error) {
+    if (error instanceof ApiError) {
+      if (error.status === 0) return `Could not load: ${error.message}.`;
+      return `Could not load (HTTP ${error.status}): ${error.message}`;
+    }
+    return `Could not show this: ${error && error.message ? error.message : error}`;
+  }
+
+  function setStatus(panel, text, kind = "info") {
+    const status = $(".status", panel);
+    status.textContent = text || "";
+    status.className = `status ${text ? kind : ""}`.trim();
+  }
+
+  // Loads one panel (or several fed by one request): `load` fetches and returns a function that
+  // renders; a stale answer (the direction changed meanwhile) is dropped, an error is shown in the
+  // panels, a 404 (a route this API does not have yet) as "not available".
+  async function loadPanel(panelIds, load, clearOnError = []) {
+    const ids = Array.isArray(panelIds) ? panelIds : [panelIds];
+    const panels = ids.map((id) => document.getElementById(id));
+    const tokenName = ids[0];
+    const token = (state.tokens[tokenName] || 0) + 1;
+    state.tokens[tokenName] = token;
+    const current = () => state.tokens[tokenName] === token && state.key !== null;
+    for (const panel of panels) {
+      panel.setAttribute("aria-busy", "true");
+      setStatus(panel, "Loading…");
+    }
+    try {
+      const render = await load();
+      if (!current()) return;
+      for (const panel of panels) setStatus(panel, "");
+      render();
+    } catch (error) {
+      if (!current()) return;
+      for (const id of clearOnError) clear(document.getElementById(id));
+      const notThere = error instanceof ApiError && error.status === 404;
+      for (const panel of panels) {
+        setStatus(panel, notThere ? "Not available: this API does not offer it yet." : describe(error), notThere ? "muted" : "error");
+      }
+    } finally {
+      if (state.tokens[tokenName] === token) {
+        for (const panel of panels) panel.setAttribute("aria-busy", "false");
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- sign in and out
+
+  function showSignIn(message, kind = "error") {
+    $("#dashboard").hidden = true;
+    $("#session").hidden = true;
+    $("#sign-in").hidden = false;
+    const target = $("#sign-in-message");
+    target.textContent = message || "";
+    target.className = `message ${kind}`;
+    $("#api-key").value = "";
+    $("#api-key").focus();
+  }
+
+  function signOut(message, kind = "error") {
+    state.key = null;
+    state.tenant = null;
+    // Whatever is still on its way belongs to the old key: every pending answer becomes stale.
+    for (const name of Object.keys(state.tokens)) state.tokens[name] += 1;
+    for (const panel of document.querySelectorAll("#dashboard .panel")) panel.setAttribute("aria-busy", "false");
+    state.weeks = null;
+    state.aging = null;
+    state.cashflow = null;
+    state.invoiceCursor = null;
+    $("#invoices-more").hidden = true;
+    $("#invoice-filters").reset();
+    clear($("#filter-counterparty")).append(h("option", { value: "", text: "Any" }));
+    for (const tools of document.querySelectorAll(".chart-tools")) tools.hidden = true;
+    try {
+      window.sessionStorage.removeItem(KEY_STORAGE);
+    } catch (error) {
+      // storage blocked: nothing was kept
+    }
+    for (const id of ["cards", "cards-notes", "by-method", "next-payments", "weeks-chart", "week-detail", "aging-chart", "aging-table",
+      "cashflow-chart", "cashflow-basis", "invoice-list", "campaigns", "tasks"]) {
+      clear(document.getElementById(id));
+    }
+    for (const status of document.querySelectorAll("#dashboard .status, #filters-message")) status.textContent = "";
+    showSignIn(message, kind);
+  }
+
+  async function signIn(key) {
+    state.key = key;
+    const button = $("#sign-in-button");
+    button.disabled = true;
+    const message = $("#sign-in-message");
+    message.className = "message info";
+    message.textContent = "Signing in…";
+    try {
+      const tenant = await api("/v1/tenant");
+      if (state.key !== key) return;
+      try {
+        window.sessionStorage.setItem(KEY_STORAGE, key);
+      } catch (error) {
+        // private mode without storage: the key lives until the page is left
+      }
+      start(tenant);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        signOut("That API key was refused: it is missing, unknown, revoked or expired.");
+      } else {
+        state.key = null;
+        showSignIn(describe(error));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function start(tenant) {
+    state.tenant = tenant;
+    state.today = todayIn(tenant.timezone);
+    $("#tenant-name").textContent = tenant.name;
+    $("#sign-in").hidden = true;
+    $("#sign-in-message").textContent = "";
+    $("#session").hidden = false;
+    $("#dashboard").hidden = false;
+    $("#filter-direction").value = state.direction;
+    loadAll();
+    loadCounterparties();
+  }
+
+  function loadAll() {
+    $("#as-of").textContent = `Today: ${formatDay(state.today)} (${state.tenant.timezone})`;
+    loadSummary();
+    loadWeeks();
+    loadAging();
+    loadCashflow();
+    readInvoiceFilters();
+    loadInvoices(false);
+    loadCollection();
+    loadTasks();
+  }
+
+  // ---------------------------------------------------------------- summary cards
+
+  function loadSummary() {
+    const direction = state.direction;
+    return loadPanel(["cards-panel", "next-panel"], async () => {
+      const summary = await api("/v1/reports/summary", { direction });
+      return () => {
+        renderCards(summary, direction);
+        renderNextPayments(summary);
+      };
+    }, ["cards", "cards-notes", "by-method", "next-payments"]);
+  }
+
+  function figure(label, value, attrs = {}, note = null) {
+    return h("div", { class: "figure" },
+      h("dt", { text: label }),
+      h("dd", attrs, value, note ? h("small", { class: "note", text: note }) : null));
+  }
+
+  function figureCard(title, figures, currency, direction, scope) {
+    const receivable = direction === "receivable";
+    const amount = (name, label) => figure(label, moneyNode(figures[name], currency), {
+      "data-figure": name, "data-scope": scope, "data-currency": currency,
+    });
+    const id = `card-${scope}-${currency}`;
+    return h("article", { class: `card ${scope}`, "aria-labelledby": id },
+      h("h3", { id, text: title }),
+      h("dl", {},
+        amount("outstanding", "Outstanding"),
+        amount("overdue", receivable ? "Overdue" : "Past due"),
+        amount("due_next_30_days", "Due in the next 30 days"),
+        "open_count" in figures ? figure("Open items", count(figures.open_count), { "data-figure": "open_count" }) : null,
+        "average_days_past_due" in figures
+          ? figure("Average days past due", days(figures.average_days_past_due), { "data-figure": "average_days_past_due" },
+            figures.weighted_days_past_due === undefined ? null : `weighted by amount: ${days(figures.weighted_days_past_due)}`)
+          : null,
+        "dso_days" in figures ? figure(receivable ? "DSO" : "DPO", days(figures.dso_days), { "data-figure": "dso_days" }) : null,
+        "collection_rate" in figures
+          ? figure(receivable ? "Collection rate" : "Payment rate", percent(figures.collection_rate), { "data-figure": "collection_rate" })
+          : null,
+        "billed_in_period" in figures ? amount("billed_in_period", receivable ? "Billed this period" : "Billed to you this period") : null,
+        "collected_in_period" in figures ? amount("collected_in_period", receivable ? "Collected this period" : "Paid this period") : null,
+      ));
+  }
+
+  function renderCards(summary, direction) {
+    const container = clear($("#cards"));
+    const notes = [];
+    let figures = Array.isArray(summary.figures) ? summary.figures : null;
+    if (figures === null) {
+      // An API without the detailed figures: the per-direction cards it has always had.
+      figures = (summary.cards || [])
+        .filter((c) => c.direction === direction)
+        .map((c) => ({ currency: c.currency, outstanding: c.outstanding, overdue: c.overdue_or_past_due, due_next_30_days: c.due_next_30_days }));
+      notes.push("Days past due, DSO and collection rate are not available from this API yet.");
+    }
+    for (const f of figures) {
+      container.append(figureCard(f.currency, f, f.currency, direction, "currency"));
+    }
+    if (summary.base && summary.base_currency) {
+      container.append(figureCard(`All currencies in ${summary.base_currency}`, summary.base, summary.base_currency, direction, "base"));
+    }
+    if (!figures.length) {
+      container.append(h("p", { class: "empty", text: `No open ${directionLabel(direction).toLowerCase()}.` }));
+    }
+    if (Array.isArray(summary.missing_rates) && summary.missing_rates.length) {
+      notes.push(`No exchange rate for ${summary.missing_rates.join(", ")}: left out of the ${summary.base_currency || "base currency"} total.`);
+    }
+    if (summary.as_of) $("#as-of").textContent = `As of ${formatDay(summary.as_of)} (${state.tenant.timezone})`;
+    clear($("#cards-notes")).append(...notes.map((note) => h("p", { class: "note", text: note })));
+
+    const byMethod = clear($("#by-method"));
+    const methods = summary.payments_by_method || [];
+    if (methods.length) {
+      byMethod.append(table(
+        direction === "receivable" ? "Received this period by method" : "Paid this period by method",
+        ["Method", { label: "Payments", numeric: true }, { label: "Amount", numeric: true }],
+        methods.map((m) => h("tr", {}, cell(m.method), cell(count(m.count), true), cell(moneyNode(m.amount, m.currency), true))),
+      ));
+    }
+  }
+
+  function renderNextPayments(summary) {
+    const container = clear($("#next-payments"));
+    const payments = summary.next_payments || [];
+    if (!payments.length) {
+      container.append(h("p", { class: "empty", text: "Nothing falls due in the next 30 days." }));
+      return;
+    }
+    container.append(paymentsTable("The next payments due", payments));
+  }
+
+  function paymentsTable(caption, payments) {
+    return table(caption, ["Due", "Kind", "Invoice or plan", { label: "Amount", numeric: true }],
+      payments.map((p) => h("tr", { "data-kind": p.kind, "data-id": p.id },
+        cell(h("time", { datetime: p.due_date, text: formatDay(p.due_date) })),
+        cell(kindLabel(p.kind)),
+        cell(p.label || p.id),
+        cell(moneyNode(p.amount, p.currency), true))), { captionHidden: true });
+  }
+
+  // ---------------------------------------------------------------- chart helpers
+
+  // An axis from 0 to at least `value` (minor units) in `ticks` or fewer round steps (1, 2 or 5 x 10^n).
+  function niceScale(value, currency, ticks = 4) {
+    if (!(value > 0)) {
+      const unit = 10 ** minorDigits(currency);
+      return { max: ticks * unit, step: unit };
+    }
+    const raw = value / ticks;
+    const magnitude = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * magnitude).find((candidate) => candidate >= raw);
+    return { max: step * Math.ceil(value / step - 1e-9), step };
+  }
+
+  function chartWidth(container) {
+    return Math.max(280, Math.min(900, Math.floor(container.clientWidth || 600)));
+  }
+
+  function currencyChoice(toolsSelectId, currencies, preferred, onChange) {
+    const select = document.getElementById(toolsSelectId);
+    const tools = select.closest(".chart-tools");
+    const current = currencies.includes(select.value) ? select.value
+      : currencies.includes(preferred) ? preferred : currencies[0];
+    clear(select);
+    for (const currency of currencies) select.append(h("option", { value: currency, text: currency }));
+    select.value = current || "";
+    tools.hidden = currencies.length < 2;
+    select.onchange = onChange;
+    return current;
+  }
+
+  function yAxis(svg, { left, top, plotHeight, plotWidth, max, min = 0, step, currency }) {
+    const ticks = Math.round((max - min) / step);
+    for (let i = 0; i <= ticks; i += 1) {
+      const value = min + step * i;
+      const y = top + plotHeight - ((value - min) / (max - min)) * plotHeight;
+      svg.append(
+        s("line", { class: value === 0 ? "axis zero" : "grid", x1: left, x2: left + plotWidth, y1: y, y2: y }),
+        s("text", { class: "tick", x: left - 6, y: y + 4, "text-anchor": "end", text: money(Math.round(value), currency, true) }),
+      );
+    }
+  }
+
+  function legend(items) {
+    return h("ul", { class: "legend" }, items.map(([className, label]) =>
+      h("li", {}, h("span", { class: `swatch ${className}`, "aria-hidden": "true" }), label)));
+  }
+
+  // ---------------------------------------------------------------- due per week
+
+  function weekList() {
+    const monday = mondayOf(state.today);
+    return Array.from({ length: WEEKS }, (_, i) => {
+      const first = addDays(monday, 7 * i);
+      return { period: isoWeek(first), first_day: first };
+    });
+  }
+
+  function loadWeeks() {
+    const direction = state.direction;
+    const weeks = weekList();
+    clear($("#week-detail"));
+    state.selectedWeek = null;
+    return loadPanel("weeks-panel", async () => {
+      const answer = await api("/v1/reports/upcoming", {
+        direction, group_by: "week", from: weeks[0].first_day, to: addDays(weeks[weeks.length - 1].first_day, 6),
+      });
+      return () => {
+        const byCurrency = {};
+        for (const p of answer.periods || []) {
+          (byCurrency[p.currency] = byCurrency[p.currency] || []).push(p);
+        }
+        state.weeks = { direction, weeks, byCurrency };
+        renderWeeks();
+      };
+    }, ["weeks-chart"]);
+  }
+
+  function renderWeeks() {
+    const container = clear($("#weeks-chart"));
+    if (!state.weeks) return;
+    const { weeks, byCurrency, direction } = state.weeks;
+    const currencies = Object.keys(byCurrency).sort();
+    const base = state.tenant.base_currency;
+    const currency = currencyChoice("weeks-currency", currencies, base, renderWeeks) || base;
+    const rows = new Map(weeks.map((w) => [w.period, { ...w, amount: 0, count: 0 }]));
+    for (const p of byCurrency[currency] || []) {
+      const row = rows.get(p.period) || { period: p.period, first_day: p.first_day, amount: 0, count: 0 };
+      row.amount += p.amount;
+      row.count += p.count || 0;
+      rows.set(p.period, row);
+    }
+    const bars = [...rows.values()].sort((a, b) => (a.first_day < b.first_day ? -1 : 1));
+    const width = chartWidth(container);
+    const height = 240;
+    const margin = { left: 64, right: 8, top: 12, bottom: 40 };
+    const plotWidth = width - margin.left - margin.right;
+    const plotHeight = height - margin.top - margin.bottom;
+    const { max, step } = niceScale(Math.max(...bars.map((b) => b.amount), 0), currency);
+    const slot = plotWidth / bars.length;
+    const svg = s("svg", {
+      class: "chart-svg", width, height, viewBox: `0 0 ${width} ${height}`, role: "group",
+      "aria-label": `${directionLabel(direction)} due per week in ${currency}`,
+    });
+    yAxis(svg, { left: margin.left, top: margin.top, plotHeight, plotWidth, max, step, currency });
+    const labelEvery = slot < 34 ? 2 : 1;
+    bars.forEach((bar, i) => {
+      const x = margin.left + i * slot;
+      const barHeight = (bar.amount / max) * plotHeight;
+      const label = `Week ${bar.period} from ${formatDay(bar.first_day)}: ${money(bar.amount, currency)}, ${count(bar.count)} payment${bar.count === 1 ? "" : "s"}`;
+      const selected = state.selectedWeek === bar.period;
+      const group = s("g", {
+        class: `bar${selected ? " selected" : ""}`, role: "button", tabindex: 0, "aria-label": label,
+        "aria-pressed": selected ? "true" : "false", "data-period": bar.period, "data-amount": bar.amount, "data-currency": currency,
+        onclick: () => selectWeek(bar.period, bar.first_day),
+        onkeydown: (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            selectWeek(bar.period, bar.first_day);
+          }
+        },
+      },
+      s("title", { text: label }),
+      s("rect", { class: "hit", x: x + 1, y: margin.top, width: Math.max(1, slot - 2), height: plotHeight }),
+      s("rect", { class: "fill", x: x + slot * 0.15, y: margin.top + plotHeight - barHeight, width: Math.max(1, slot * 0.7), height: Math.max(barHeight, bar.amount > 0 ? 1 : 0) }));
+      svg.append(group);
+      if (i % labelEvery === 0) {
+        svg.append(
+          s("text", { class: "tick", x: x + slot / 2, y: height - 24, "text-anchor": "middle", text: `W${bar.period.split("-W")[1] || bar.period}` }),
+          s("text", { class: "tick minor", x: x + slot / 2, y: height - 10, "text-anchor": "middle", text: formatDay(bar.first_day, true) }),
+        );
+      }
+    });
+    container.append(svg);
+    if (!bars.some((b) => b.amount > 0)) {
+      container.append(h("p", { class: "empty", text: `Nothing due in the next ${WEEKS} weeks.` }));
+    }
+  }
+
+  async function selectWeek(period, firstDay) {
+    const direction = state.direction;
+    state.selectedWeek = period;
+    for (const bar of document.querySelectorAll("#weeks-chart g.bar")) {
+      const on = bar.getAttribute("data-period") === period;
+      bar.classList.toggle("selected", on);
+      bar.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    const detail = clear($("#week-detail"));
+    const title = `Week ${period} (${formatDay(firstDay)} – ${formatDay(addDays(firstDay, 6))})`;
+    detail.append(h("h3", { text: title }), h("p", { class: "status info", text: "Loading…" }));
+    const token = (state.tokens.week || 0) + 1;
+    state.tokens.week = token;
+    try {
+      const answer = await api("/v1/reports/upcoming", { direction, period });
+      if (state.tokens.week !== token) return;
+      const payments = answer.payments || [];
+      clear(detail).append(
+        h("h3", { text: title }),
+        payments.length
+          ? paymentsTable(`Payments due in week ${period}`, payments)
+          : h("p", { class: "empty", text: "No payments due that week." }),
+      );
+      detail.setAttribute("data-period", period);
+    } catch (error) {
+      if (state.tokens.week !== token || state.key === null) return;
+      clear(detail).append(h("h3", { text: title }), h("p", { class: "status error", text: describe(error) }));
+    }
+  }
+
+  // ---------------------------------------------------------------- aging
+
+  function loadAging() {
+    const direction = state.direction;
+    return loadPanel("aging-panel", async () => {
+      const aging = await api("/v1/reports/aging", { direction });
+      return () => {
+        state.aging = aging;
+        renderAging();
+      };
+    }, ["aging-chart", "aging-table"]);
+  }
+
+  function renderAging() {
+    const container = clear($("#aging-chart"));
+    const tableBox = clear($("#aging-table"));
+    const aging = state.aging;
+    if (!aging) return;
+    const buckets = aging.buckets || Object.keys(BUCKET_LABELS);
+    const totals = aging.totals || [];
+    const currencies = totals.map((t) => t.currency).sort();
+    if (!currencies.length) {
+      container.append(h("p", { class: "empty", text: "Nothing outstanding." }));
+      return;
+    }
+    const currency = currencyChoice("aging-currency", currencies, state.tenant.base_currency, renderAging);
+    const total = totals.find((t) => t.currency === currency) || {};
+    // Stacks: the five counterparties owing most in this currency, then everyone else.
+    const parties = (aging.counterparties || []).filter((c) => c.currency === currency).sort((a, b) => b.total - a.total);
+    const top = parties.slice(0, PALETTE_SIZE - 1);
+    const series = top.map((c, i) => ({ name: c.name, className: `s${i}`, values: c }));
+    const rest = {};
+    for (const bucket of buckets) {
+      rest[bucket] = (total[bucket] || 0) - top.reduce((sum, c) => sum + (c[bucket] || 0), 0);
+    }
+    if (buckets.some((b) => rest[b] > 0)) {
+      series.push({ name: top.length ? "Others" : "All counterparties", className: `s${PALETTE_SIZE - 1}`, values: rest });
+    }
+
+    const width = chartWidth(container);
+    const height = 240;
+    const margin = { left: 64, right: 8, top: 12, bottom: 28 };
+    const plotWidth = width - margin.left - margin.right;
+    const plotHeight = height - margin.top - margin.bottom;
+    const { max, step } = niceScale(Math.max(...buckets.map((b) => total[b] || 0), 0), currency);
+    const slot = plotWidth / buckets.length;
+    const svg = s("svg", {
+      class: "chart-svg", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+      "aria-label": `Aging of ${directionLabel(state.direction).toLowerCase()} in ${currency}, by days past due: ${buckets.map((b) => `${BUCKET_LABELS[b] || b} ${money(total[b] || 0, currency)}`).join(", ")}`,
+    });
+    yAxis(svg, { left: margin.left, top: margin.top, plotHeight, plotWidth, max, step, currency });
+    buckets.forEach((bucket, i) => {
+      const x = margin.left + i * slot + slot * 0.15;
+      let y = margin.top + plotHeight;
+      const group = s("g", { class: "stack", "data-bucket": bucket });
+      for (const serie of series) {
+        const value = Math.max(0, serie.values[bucket] || 0);
+        if (!value) continue;
+        const segment = (value / max) * plotHeight;
+        y -= segment;
+        group.append(s("rect", { class: `segment ${serie.className}`, x, y, width: slot * 0.7, height: Math.max(segment, 1) },
+          s("title", { text: `${BUCKET_LABELS[bucket] || bucket}, ${serie.name}: ${money(value, currency)}` })));
+      }
+      const label = slot < 80 ? SHORT_BUCKET_LABELS[bucket] || bucket : BUCKET_LABELS[bucket] || bucket;
+      svg.append(group, s("text", { class: "tick", x: margin.left + i * slot + slot / 2, y: height - 8, "text-anchor": "middle", text: label }));
+    });
+    container.append(svg, legend(series.map((serie) => [serie.className, serie.name])));
+
+    // One row per bucket, one column per currency (and the base currency's total): few columns.
+    const columns = totals.map((t) => ({ label: t.currency, figures: t, currency: t.currency }));
+    if (aging.base && aging.base.currency) {
+      columns.push({ label: `All in ${aging.base.currency}`, figures: aging.base, currency: aging.base.currency });
+    }
+    const rows = [...buckets, "total"].map((bucket) => h("tr", { "data-bucket": bucket, class: bucket === "total" ? "total" : null },
+      h("th", { scope: "row", text: bucket === "total" ? "Total" : BUCKET_LABELS[bucket] || bucket }),
+      columns.map((column) => cell(moneyNode(column.figures[bucket] || 0, column.currency), true))));
+    tableBox.append(table("Totals by days past due", ["Days past due", ...columns.map((c) => ({ label: c.label, numeric: true }))], rows));
+  }
+
+  // ---------------------------------------------------------------- cash flow
+
+  function loadCashflow() {
+    return loadPanel("cashflow-panel", async () => {
+      const cashflow = await api("/v1/reports/cashflow", { weeks: WEEKS });
+      return () => {
+        state.cashflow = cashflow;
+        renderCashflow();
+      };
+    }, ["cashflow-chart", "cashflow-basis"]);
+  }
+
+  function renderCashflow() {
+    const container = clear($("#cashflow-chart"));
+    const basisBox = clear($("#cashflow-basis"));
+    const cashflow = state.cashflow;
+    if (!cashflow) return;
+    const all = cashflow.weeks || [];
+    const currencies = [...new Set(all.map((w) => w.currency))].sort();
+    if (!currencies.length) {
+      container.append(h("p", { class: "empty", text: "No payments expected." }));
+      return;
+    }
+    const currency = currencyChoice("cashflow-currency", currencies, state.tenant.base_currency, renderCashflow);
+    // Every one of the weeks, also those the API left out because nothing is expected in them.
+    const byWeek = new Map(weekList().map((w) => [w.period, { week: w.period, first_day: w.first_day, expected_in: 0, expected_out: 0, net: 0 }]));
+    for (const w of all.filter((x) => x.currency === currency)) byWeek.set(w.week, w);
+    const weeks = [...byWeek.values()].sort((a, b) => (a.first_day < b.first_day ? -1 : 1));
+    const width = chartWidth(container);
+    const height = 260;
+    const margin = { left: 64, right: 8, top: 12, bottom: 28 };
+    const plotWidth = width - margin.left - margin.right;
+    const plotHeight = height - margin.top - margin.bottom;
+    const { max: extent, step } = niceScale(Math.max(...weeks.flatMap((w) => [w.expected_in, w.expected_out, Math.abs(w.net)]), 0), currency, 2);
+    const y = (value) => margin.top + plotHeight / 2 - (value / extent) * (plotHeight / 2);
+    const slot = plotWidth / Math.max(weeks.length, 1);
+    const svg = s("svg", {
+      class: "chart-svg", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+      "aria-label": `Expected cash in and out per week in ${currency}; the table below the chart gives the figures`,
+    });
+    yAxis(svg, { left: margin.left, top: margin.top, plotHeight, plotWidth, max: extent, min: -extent, step, currency });
+    const points = [];
+    weeks.forEach((w, i) => {
+      const x = margin.left + i * slot;
+      const barWidth = slot * 0.6;
+      const label = `${w.week}: in ${money(w.expected_in, currency)}, out ${money(w.expected_out, currency)}, net ${money(w.net, currency)}`;
+      svg.append(s("g", { class: "week", "data-week": w.week },
+        s("title", { text: label }),
+        s("rect", { class: "in", x: x + slot * 0.2, y: y(w.expected_in), width: barWidth, height: Math.max(0, y(0) - y(w.expected_in)) }),
+        s("rect", { class: "out", x: x + slot * 0.2, y: y(0), width: barWidth, height: Math.max(0, y(-w.expected_out) - y(0)) })));
+      points.push([x + slot / 2, y(w.net)]);
+      if (i % (slot < 34 ? 2 : 1) === 0) {
+        svg.append(s("text", { class: "tick", x: x + slot / 2, y: height - 8, "text-anchor": "middle", text: `W${(w.week || "").split("-W")[1] || ""}` }));
+      }
+    });
+    if (points.length) {
+      svg.append(s("polyline", { class: "net", points: points.map((p) => p.join(",")).join(" ") }));
+      for (const [px, py] of points) svg.append(s("circle", { class: "net-dot", cx: px, cy: py, r: 3 }));
+    }
+    container.append(svg, legend([["in", "Expected in"], ["out", "Expected out"], ["net", "Net"]]));
+    container.append(h("details", { class: "figures" },
+      h("summary", { text: "Figures per week" }),
+      table(`Expected cash flow in ${currency}`, ["Week", { label: "In", numeric: true }, { label: "Out", numeric: true }, { label: "Net", numeric: true }],
+        weeks.map((w) => h("tr", {}, h("th", { scope: "row", text: `${w.week} (${formatDay(w.first_day, true)})` }),
+          cell(moneyNode(w.expected_in, currency), true), cell(moneyNode(w.expected_out, currency), true), cell(moneyNode(w.net, currency), true))))));
+    const basis = cashflow.basis || [];
+    if (basis.length) {
+      basisBox.append(h("details", { class: "figures" },
+        h("summary", { text: `Based on how ${count(basis.length)} counterparties paid until now` }),
+        table("Payment habits used for the forecast", ["Counterparty", { label: "Average delay", numeric: true }, { label: "Paid invoices", numeric: true }],
+          basis.map((b) => h("tr", {}, cell(b.name), cell(days(b.average_delay_days), true), cell(count(b.paid_invoices), true))))));
+    }
+  }
+
+  // ---------------------------------------------------------------- invoices
+
+  function readInvoiceFilters() {
+    const form = $("#invoice-filters");
+    const query = {};
+    for (const [name, value] of new FormData(form).entries()) {
+      const text = String(value).trim();
+      if (text) query[name] = name === "currency" ? text.toUpperCase() : text;
+    }
+    state.invoiceQuery = query;
+    return query;
+  }
+
+  function invoiceFilterProblem(query) {
+    if (query.currency && !/^[A-Z]{3}$/.test(query.currency)) return "Currency: three letters, like EUR.";
+    if (query.due_from && query.due_to && query.due_to < query.due_from) return "Due to is before due from.";
+    return null;
+  }
+
+  function loadInvoices(more) {
+    const query = state.invoiceQuery;
+    const problem = invoiceFilterProblem(query);
+    $("#filters-message").textContent = problem || "";
+    if (problem) return Promise.resolve();
+    const cursor = more ? state.invoiceCursor : null;
+    return loadPanel("invoices-panel", async () => {
+      const page = await api("/v1/invoices", { ...query, limit: 25, starting_after: cursor });
+      return () => renderInvoices(page, more);
+    }, more ? [] : ["invoice-list"]);
+  }
+
+  function renderInvoices(page, more) {
+    const container = $("#invoice-list");
+    let body = $("tbody", container);
+    if (!more || !body) {
+      clear(container);
+      const t = table("Invoices and bills matching the filters", [
+        "Number", "Counterparty", "Direction", "Due", "Status", { label: "Days past due", numeric: true },
+        { label: "Amount", numeric: true }, { label: "Outstanding", numeric: true },
+      ], [], { captionHidden: true });
+      container.append(t);
+      body = $("tbody", t);
+    }
+    for (const invoice of page.data || []) {
+      body.append(h("tr", { "data-id": invoice.id, "data-status": invoice.status },
+        h("th", { scope: "row", text: invoice.number }),
+        cell(invoice.counterparty_name || "—"),
+        cell(invoice.direction === "payable" ? "Payable" : invoice.direction === "receivable" ? "Receivable" : "—"),
+        cell(h("time", { datetime: invoice.due_date, text: formatDay(invoice.due_date) })),
+        cell(h("span", { class: `badge ${invoice.status}`, text: STATUS_LABELS[invoice.status] || invoice.status })),
+        cell(count(daysPastDue(invoice)), true),
+        cell(moneyNode(invoice.amount_due, invoice.currency), true),
+        cell(moneyNode(invoice.amount_outstanding, invoice.currency), true)));
+    }
+    if (!body.childElementCount) {
+      clear(container).append(h("p", { class: "empty", text: "No invoice matches these filters." }));
+    }
+    state.invoiceCursor = page.has_more ? page.next_cursor : null;
+    $("#invoices-more").hidden = !state.invoiceCursor;
+  }
+
+  // The list's summaries may leave days_past_due out: then it is counted here from the due date.
+  function daysPastDue(invoice) {
+    if (invoice.days_past_due !== null && invoice.days_past_due !== undefined) return invoice.days_past_due;
+    const unpaid = ["open", "partially_paid", "overdue", "disputed"].includes(invoice.status);
+    if (!unpaid || !invoice.due_date || invoice.due_date >= state.today) return null;
+    return Math.round((parseDay(state.today) - parseDay(invoice.due_date)) / 86400000);
+  }
+
+  async function loadCounterparties() {
+    const select = $("#filter-counterparty");
+    try {
+      const page = await api("/v1/counterparties", { limit: 100 });
+      if (state.key === null) return;
+      const chosen = select.value;
+      clear(select).append(h("option", { value: "", text: "Any" }));
+      const parties = [...(page.data || [])].sort((a, b) => String(a.name).localeCompare(String(b.name), LOCALE));
+      for (const party of parties) select.append(h("option", { value: party.id, text: party.name }));
+      select.value = chosen;
+    } catch (error) {
+      if (state.key === null) return;
+      $("#filters-message").textContent = `Counterparties for the filter: ${describe(error)}`;
+    }
+  }
+
+  // ---------------------------------------------------------------- collection
+
+  function loadCollection() {
+    return loadPanel("collection-panel", async () => {
+      const campaigns = (await api("/v1/campaigns", { limit: 20 })).data || [];
+      const stats = await Promise.all(campaigns.map((c) => api(`/v1/campaigns/${encodeURIComponent(c.id)}/stats`)
+        .then((value) => ({ value }), (error) => ({ error }))));
+      return () => renderCollection(campaigns, stats);
+    }, ["campaigns"]);
+  }
+
+  function renderCollection(campaigns, stats) {
+    const container = clear($("#campaigns"));
+    if (!campaigns.length) {
+      container.append(h("p", { class: "empty", text: "No active collection campaign." }));
+      return;
+    }
+    campaigns.forEach((campaign, i) => {
+      const id = `campaign-${campaign.id}`;
+      const article = h("article", { class: "campaign", "aria-labelledby": id, "data-id": campaign.id },
+        h("h3", { id }, campaign.name, " ", h("span", { class: `badge ${campaign.status}`, text: campaign.status })));
+      const { value, error } = stats[i];
+      if (error) {
+        article.append(h("p", { class: `status ${error.status === 404 ? "muted" : "error"}`, text: error.status === 404 ? "Figures not available." : describe(error) }));
+      } else {
+        const currency = value.currency || state.tenant.base_currency;
+        article.append(h("dl", { class: "inline" },
+          figure("Debtors entered", count(value.entered)),
+          figure("Owed when they entered", moneyNode(value.entered_amount, currency)),
+          figure("Recovered", moneyNode(value.recovered_amount, currency)),
+          figure("Recovery rate", percent(value.recovery_rate))));
+        const steps = value.steps || [];
+        if (steps.length) {
+          article.append(table(`Steps of ${campaign.name}`, [
+            "Step", { label: "Waiting", numeric: true }, { label: "Amount", numeric: true }, { label: "Paid after", numeric: true },
+            { label: "Days to pay", numeric: true },
+          ], steps.map((step) => h("tr", {},
+            h("th", { scope: "row", text: `${step.step + 1}. ${CHANNEL_LABELS[step.channel] || step.channel}` }),
+            cell(count(step.debtors), true), cell(moneyNode(step.amount, currency), true), cell(count(step.paid_after), true),
+            cell(days(step.average_days_to_pay), true))), { captionHidden: true }));
+        }
+        const messages = Object.entries(value.messages || {});
+        if (messages.length) {
+          article.append(h("p", { class: "note" }, "Messages: ", messages.map(([channel, outcomes]) =>
+            `${CHANNEL_LABELS[channel] || channel}: ${Object.entries(outcomes).map(([outcome, n]) => `${outcome} ${count(n)}`).join(", ")}`).join("; ")));
+        }
+      }
+      container.append(article);
+    });
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  function loadTasks() {
+    return loadPanel("tasks-panel", async () => {
+      const page = await api("/v1/tasks", { status: "open", due_from: state.today, due_to: state.today, limit: 50 });
+      return () => renderTasks(page);
+    }, ["tasks"]);
+  }
+
+  function renderTasks(page) {
+    const container = clear($("#tasks"));
+    const tasks = page.data || [];
+    if (!tasks.length) {
+      container.append(h("p", { class: "empty", text: "No call task due today." }));
+      return;
+    }
+    container.append(h("ul", { class: "tasks" }, tasks.map((task) => h("li", { "data-id": task.id },
+      h("p", { class: "task-head" },
+        h("strong", { text: task.counterparty_name }), " ",
+        task.phone ? h("a", { href: `tel:${task.phone.replace(/[^+\d]/g, "")}`, text: task.phone }) : h("span", { class: "muted", text: "no phone number" }),
+        task.assignee ? h("span", { class: "muted", text: ` · ${task.assignee}` }) : null),
+      h("details", {}, h("summary", { text: "Script" }), h("p", { class: "script", text: task.script }))))));
+    if (page.has_more) container.append(h("p", { class: "note", text: "More call tasks are due today than shown here." }));
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function wire() {
+    $("#sign-in-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("#api-key").value.trim();
+      if (!key) {
+        showSignIn("Enter an API key.");
+        return;
+      }
+      signIn(key);
+    });
+    $("#sign-out").addEventListener("click", () => signOut("Signed out. The key was removed from this tab.", "info"));
+    $("#refresh").addEventListener("click", () => {
+      state.today = todayIn(state.tenant.timezone);
+      loadAll();
+    });
+    for (const radio of document.querySelectorAll('input[name="direction"]')) {
+      radio.addEventListener("change", () => {
+        if (!radio.checked) return;
+        state.direction = radio.value;
+        $("#filter-direction").value = radio.value;
+        loadSummary();
+        loadWeeks();
+        loadAging();
+        readInvoiceFilters();
+        loadInvoices(false);
+      });
+    }
+    $("#invoice-filters").addEventListener("submit", (event) => {
+      event.preventDefault();
+      readInvoiceFilters();
+      loadInvoices(false);
+    });
+    $("#invoice-filters").addEventListener("reset", () => {
+      window.setTimeout(() => {
+        if (state.key === null) return; // the form was emptied by signing out
+        readInvoiceFilters();
+        loadInvoices(false);
+      }, 0);
+    });
+    $("#invoices-more").addEventListener("click", () => loadInvoices(true));
+
+    let resizeTimer = null;
+    let lastWidth = window.innerWidth;
+    window.addEventListener("resize", () => {
+      window.clearTimeout(resizeTimer);
+      resizeTimer = window.setTimeout(() => {
+        if (window.innerWidth === lastWidth || state.key === null) return;
+        lastWidth = window.innerWidth;
+        renderWeeks();
+        renderAging();
+        renderCashflow();
+      }, 150);
+    });
+  }
+
+  function boot() {
+    wire();
+    let key = null;
+    try {
+      key = window.sessionStorage.getItem(KEY_STORAGE);
+    } catch (error) {
+      key = null;
+    }
+    if (key) signIn(key);
+    else showSignIn("", "info");
+  }
+
+  boot();
+})();
