@@ -13,6 +13,7 @@ from bench.financing_costs import measure_debit_sweep, measure_upcoming
 from bench.invoice_costs import corpus_available, measure_lists
 from bench.invoice_costs import measure_imports as measure_einvoice_imports
 from bench.payment_costs import cost_notes, measure_payments, throughput_note
+from bench.report_costs import report_section
 from bench.route_costs import measure_routes, measure_sweep
 from localcloud.cloud import LocalCloud
 from localcloud.gateway import ApiGateway
@@ -68,6 +69,7 @@ def main() -> None:
         lines += _financing_sections(app, ApiGateway(app))
         lines += _payment_sections(app, ApiGateway(app), cloud)
         lines += _collection_sections(app, ApiGateway(app))
+        lines += report_section(ApiGateway(app))
     report = "\n".join(lines) + "\n"
     print(report)
     results = ROOT / "bench" / "results"

@@ -118,7 +118,7 @@ def summary(call: Call[Any, SummaryQuery]) -> SummaryOutput:
         today=today,
         base_currency=tenant.base_currency,
     )
-    cards, _ = reports.summary(call.tenant_id, call.now)
+    cards = reports.cards(call.tenant_id, call.now)
     # The next payments of the direction asked for (the cards keep both, as before).
     next_payments = reports.payments_in(call.tenant_id, q.direction, today, today + timedelta(days=30))[:20]
     return SummaryOutput(

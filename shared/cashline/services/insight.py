@@ -160,10 +160,12 @@ class SummaryReport:
 
 
 def parse_accounting_period(text: str | None, today: date) -> tuple[date, date]:
-    """`2026-11` (a month), `2026-Q4`, `2026` (a year), or the last 90 days up to today."""
+    """`2026-11` (a month), `2026-Q4`, `2026` (a year), or, by default, the month two months back to
+    today: whole months, because what was invoiced is kept per issue month."""
     try:
         if not text:
-            return today - timedelta(days=89), today
+            back = today.replace(day=1) - timedelta(days=1)
+            return (back.replace(day=1) - timedelta(days=1)).replace(day=1), today
         if "-Q" in text:
             year, quarter = int(text[:4]), int(text[-1])
             if not 1 <= quarter <= 4:
@@ -301,17 +303,19 @@ def open_invoices(
     currency: str | None,
     due_to: date | None = None,
 ) -> Iterable[Invoice]:
-    """The open invoices (never the paid ones), by due date, through the status indexes."""
-    invoice_filter = InvoiceFilter(
-        direction=direction, statuses=OPEN, segment=segment, currency=currency, due_to=due_to
-    )
-    cursor: str | None = None
-    while True:
-        page = run(plan(tenant_id, invoice_filter), limit=100, starting_after=cursor)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
+    """The open invoices (never the paid ones), through the status indexes: each status partition read
+    once to its end (merging them into one sorted list would read some items again on every page)."""
+    for status in OPEN:
+        invoice_filter = InvoiceFilter(
+            direction=direction, statuses=(status,), segment=segment, currency=currency, due_to=due_to
+        )
+        cursor: str | None = None
+        while True:
+            page = run(plan(tenant_id, invoice_filter), limit=100, starting_after=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
 
 
 def _by_counterparty(

@@ -182,6 +182,19 @@ def summary(tenant_id: str, now: datetime) -> tuple[list[Summary], list[DuePayme
     return cards, sorted(next_payments, key=lambda p: (p.due_date, p.id))[:20]
 
 
+def cards(tenant_id: str, now: datetime) -> list[Summary]:
+    """The summary cards alone (both directions, per currency): two Queries of the day items."""
+    tenant = invoice_service.tenants.get(tenant_id)
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    found: list[Summary] = []
+    for direction in Direction:
+        every_day = days_between(
+            tenant_id, direction.value, OUTSTANDING_SINCE, today + timedelta(days=MAX_RANGE_DAYS)
+        )
+        found += _cards(direction, every_day, today)
+    return found
+
+
 def _cards(direction: Direction, days: list[DayTotal], today: date) -> list[Summary]:
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for day in days:
