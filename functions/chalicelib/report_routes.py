@@ -120,7 +120,7 @@ def summary(call: Call[Any, SummaryQuery]) -> SummaryOutput:
     )
     cards = reports.cards(call.tenant_id, call.now)
     # The next payments of the direction asked for (the cards keep both, as before).
-    next_payments = reports.payments_in(call.tenant_id, q.direction, today, today + timedelta(days=30))[:20]
+    next_payments = reports.next_payments(call.tenant_id, q.direction, today)
     return SummaryOutput(
         direction=q.direction,
         as_of=today,

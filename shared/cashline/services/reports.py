@@ -107,6 +107,52 @@ def upcoming(
     ]
 
 
+def next_payments(tenant_id: str, direction: Direction, today: date, *, limit: int = 20) -> list[DuePayment]:
+    """The first `limit` payments of the next 30 days: one page of the due-date indexes (at most
+    `limit` items from each status partition), not every payment of the month."""
+    last = today + timedelta(days=30)
+    invoice_filter = InvoiceFilter(
+        direction=direction,
+        due_from=today,
+        due_to=last,
+        statuses=(
+            InvoiceStatus.OPEN,
+            InvoiceStatus.PARTIALLY_PAID,
+            InvoiceStatus.OVERDUE,
+            InvoiceStatus.DISPUTED,
+        ),
+    )
+    page = run(plan(tenant_id, invoice_filter), limit=limit, starting_after=None)
+    found = [
+        DuePayment(
+            "invoice",
+            i.invoice_id,
+            i.counterparty_id,
+            f"{i.number} {i.counterparty_name}",
+            i.due_date,
+            i.currency,
+            i.amount_outstanding,
+        )
+        for i in page.items
+        if not i.financing_plan_id
+    ]
+    if direction is Direction.PAYABLE:
+        found += [
+            DuePayment(
+                "installment",
+                i.installment_id,
+                i.plan_id,
+                f"installment {i.sequence}",
+                i.due_date,
+                i.currency,
+                i.amount,
+            )
+            for i in plans.installments_due(tenant_id, today, last)
+            if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
+        ]
+    return sorted(found, key=lambda p: (p.due_date, p.kind, p.id))[:limit]
+
+
 def payments_in(tenant_id: str, direction: Direction, first: date, last: date) -> list[DuePayment]:
     """Every invoice still owed and every installment still to be debited in the period, by date."""
     found: list[DuePayment] = []
