@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from cashline.dal.daily_totals import DayTotal, days_between
 from cashline.dal.financing_repository import FinancingRepository
 from cashline.dal.invoice_queries import InvoiceFilter, plan, run
-from cashline.domain.invoices import Direction, InvoiceStatus
+from cashline.domain.invoices import Direction, Invoice, InvoiceStatus
 from cashline.domain.plans import InstallmentStatus
 from cashline.errors import ValidationError
 from cashline.services import invoices as invoice_service
@@ -107,23 +107,38 @@ def upcoming(
     ]
 
 
+OWED = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE, InvoiceStatus.DISPUTED)
+
+
 def next_payments(tenant_id: str, direction: Direction, today: date, *, limit: int = 20) -> list[DuePayment]:
     """The first `limit` payments of the next 30 days: one page of the due-date indexes (at most
     `limit` items from each status partition), not every payment of the month."""
     last = today + timedelta(days=30)
-    invoice_filter = InvoiceFilter(
-        direction=direction,
-        due_from=today,
-        due_to=last,
-        statuses=(
-            InvoiceStatus.OPEN,
-            InvoiceStatus.PARTIALLY_PAID,
-            InvoiceStatus.OVERDUE,
-            InvoiceStatus.DISPUTED,
-        ),
-    )
-    page = run(plan(tenant_id, invoice_filter), limit=limit, starting_after=None)
-    found = [
+    invoice_filter = InvoiceFilter(direction=direction, due_from=today, due_to=last, statuses=OWED)
+    found = _due_invoices(run(plan(tenant_id, invoice_filter), limit=limit, starting_after=None).items)
+    if direction is Direction.PAYABLE:
+        found += _due_installments(tenant_id, today, last)
+    return sorted(found, key=lambda p: (p.due_date, p.kind, p.id))[:limit]
+
+
+def payments_in(tenant_id: str, direction: Direction, first: date, last: date) -> list[DuePayment]:
+    """Every invoice still owed and every installment still to be debited in the period, by date."""
+    found: list[DuePayment] = []
+    invoice_filter = InvoiceFilter(direction=direction, due_from=first, due_to=last, statuses=OWED)
+    cursor: str | None = None
+    while True:
+        page = run(plan(tenant_id, invoice_filter), limit=100, starting_after=cursor)
+        found += _due_invoices(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    if direction is Direction.PAYABLE:
+        found += _due_installments(tenant_id, first, last)
+    return sorted(found, key=lambda p: (p.due_date, p.kind, p.id))
+
+
+def _due_invoices(items: list[Invoice]) -> list[DuePayment]:
+    return [
         DuePayment(
             "invoice",
             i.invoice_id,
@@ -133,75 +148,26 @@ def next_payments(tenant_id: str, direction: Direction, today: date, *, limit: i
             i.currency,
             i.amount_outstanding,
         )
-        for i in page.items
+        for i in items
         if not i.financing_plan_id
     ]
-    if direction is Direction.PAYABLE:
-        found += [
-            DuePayment(
-                "installment",
-                i.installment_id,
-                i.plan_id,
-                f"installment {i.sequence}",
-                i.due_date,
-                i.currency,
-                i.amount,
-            )
-            for i in plans.installments_due(tenant_id, today, last)
-            if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
-        ]
-    return sorted(found, key=lambda p: (p.due_date, p.kind, p.id))[:limit]
 
 
-def payments_in(tenant_id: str, direction: Direction, first: date, last: date) -> list[DuePayment]:
-    """Every invoice still owed and every installment still to be debited in the period, by date."""
-    found: list[DuePayment] = []
-    invoice_filter = InvoiceFilter(
-        direction=direction,
-        due_from=first,
-        due_to=last,
-        statuses=(
-            InvoiceStatus.OPEN,
-            InvoiceStatus.PARTIALLY_PAID,
-            InvoiceStatus.OVERDUE,
-            InvoiceStatus.DISPUTED,
-        ),
-    )
-    cursor: str | None = None
-    while True:
-        page = run(plan(tenant_id, invoice_filter), limit=100, starting_after=cursor)
-        found += [
-            DuePayment(
-                "invoice",
-                i.invoice_id,
-                i.counterparty_id,
-                f"{i.number} {i.counterparty_name}",
-                i.due_date,
-                i.currency,
-                i.amount_outstanding,
-            )
-            for i in page.items
-            if not i.financing_plan_id
-        ]
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    if direction is Direction.PAYABLE:
-        found += [
-            DuePayment(
-                "installment",
-                i.installment_id,
-                i.plan_id,
-                f"installment {i.sequence}",
-                i.due_date,
-                i.currency,
-                i.amount,
-            )
-            for i in plans.installments_due(tenant_id, first, last)
-            # A failed installment is still owed (the plan is in arrears): listed as the totals count it.
-            if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
-        ]
-    return sorted(found, key=lambda p: (p.due_date, p.kind, p.id))
+def _due_installments(tenant_id: str, first: date, last: date) -> list[DuePayment]:
+    return [
+        DuePayment(
+            "installment",
+            i.installment_id,
+            i.plan_id,
+            f"installment {i.sequence}",
+            i.due_date,
+            i.currency,
+            i.amount,
+        )
+        for i in plans.installments_due(tenant_id, first, last)
+        # A failed installment is still owed (the plan is in arrears): listed as the totals count it.
+        if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
+    ]
 
 
 @dataclass(frozen=True, slots=True)
