@@ -11,11 +11,12 @@ next one marks `unknown` and does not send again (at most once: a debtor never g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from time import monotonic
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -65,6 +66,7 @@ from cashline.services import campaigns
 from cashline.services.invoices import tenants, today_for
 from cashline.services.sweeps import SweepResult, sweep
 
+T = TypeVar("T")
 dunning = DunningRepository()
 invoices = InvoiceRepository()
 parties = CounterpartyRepository()
@@ -741,17 +743,37 @@ def _charges_dict(charges: LateCharges | None) -> dict[str, Any] | None:
     }
 
 
+_CACHE: dict[tuple[object, ...], tuple[float, Any]] = {}
+# A sweep renders many reminders of one tenant: its settings, name and templates are read once a
+# minute, not once a reminder (a change to them reaches reminders within this many seconds).
+CACHE_SECONDS = 60.0
+
+
+def _cached(key: tuple[object, ...], load: Callable[[], T]) -> T:
+    hit = _CACHE.get(key)
+    if hit is not None and monotonic() - hit[0] < CACHE_SECONDS:
+        return cast(T, hit[1])
+    value = load()
+    if len(_CACHE) > 1_000:
+        _CACHE.clear()
+    _CACHE[key] = (monotonic(), value)
+    return value
+
+
 def prepare(
     c: Collection, invoice: Invoice, step: Step, index: int, channel: Channel, now: datetime
 ) -> Prepared:
     """The step's message on a channel, rendered in the debtor's language."""
     from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
 
-    tenant = tenants.get(c.tenant_id)
+    tenant = _cached(("tenant", c.tenant_id), lambda: tenants.get(c.tenant_id))
     counterparty = parties.get_profile(c.tenant_id, invoice.counterparty_id)
-    config = campaigns.settings(c.tenant_id)
+    config = _cached(("settings", c.tenant_id), lambda: campaigns.settings(c.tenant_id))
     language, locale = debtor_locale(counterparty, tenant)
-    template = campaigns.template_for(c.tenant_id, step.template, channel, language)
+    template = _cached(
+        ("template", c.tenant_id, step.template, channel, language),
+        lambda: campaigns.template_for(c.tenant_id, step.template, channel, language),
+    )
     today = today_for(tenant, now)
     charges = _charges(invoice, today, config) if step.late_charges else None
     context = _context(tenant, config, counterparty, invoice, charges, index, channel, today, locale)

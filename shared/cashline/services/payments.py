@@ -197,9 +197,13 @@ def _commit(ctx: Context, writes: PaymentWrites) -> None:
             collections.sync(ctx.tenant_id, invoice_id, now=ctx.now)
     from cashline.services import risk
 
+    # Paid when the money arrived (its value date), not when it was recorded: a transfer booked days
+    # later must not make the customer look late.
+    today = today_for(ctx.tenant, ctx.now)
+    paid_on = min([today, *(p.value_date for _, p in writes.payments if p.kind is PaymentKind.PAYMENT)])
     for change in writes.invoice_changes:
         if change.after.status is InvoiceStatus.PAID and change.before.status is not InvoiceStatus.PAID:
-            risk.record_paid(ctx.tenant_id, change.after, today_for(ctx.tenant, ctx.now), ctx.now)
+            risk.record_paid(ctx.tenant_id, change.after, paid_on, ctx.now)
 
 
 def _ignore(ctx: Context, event: PaymentEvent) -> Outcome:
