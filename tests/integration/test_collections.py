@@ -606,3 +606,39 @@ def test_a_step_that_needs_approval_waits_for_a_person(
         api.post(f"/v1/invoices/{inv['id']}/collection/steps/0/approve", key=tenant.finance).status_code
         == 404
     )
+
+
+def test_campaign_figures_never_add_currencies(api: Api, tenant: TestTenant) -> None:
+    plan = campaign(
+        api, tenant, {"name": "Two currencies", "steps": [{"offset_days": 5, "channel": "email"}]}
+    )
+    who = debtor(api, tenant, "fx")
+    due = after_every_cursor()
+    eur = invoice_for(api, tenant, who["id"], "RE-EUR", due, 10_000)
+    chf = api.post(
+        "/v1/invoices",
+        key=tenant.finance,
+        json_body={
+            "direction": "receivable",
+            "counterparty": {"id": who["id"]},
+            "number": "RE-CHF",
+            "issue_date": str(TODAY),
+            "due_date": str(due),
+            "currency": "CHF",
+            "amount_due": 7_000,
+        },
+    ).json()
+    for inv in (eur, chf):
+        started = api.post(
+            f"/v1/invoices/{inv['id']}/collection",
+            key=tenant.finance,
+            json_body={"action": "start", "campaign_id": plan["id"]},
+        )
+        assert started.status_code == 200, started.body
+    stats = api.get(f"/v1/campaigns/{plan['id']}/stats", key=tenant.read_only).json()
+    assert stats["entered"] == 2 and stats["currency"] is None and stats["entered_amount"] is None
+    assert {(r["currency"], r["entered_amount"]) for r in stats["by_currency"]} == {
+        ("EUR", 10_000),
+        ("CHF", 7_000),
+    }
+    assert stats["steps"][0]["debtors"] == 2 and stats["steps"][0]["amount"] is None

@@ -912,12 +912,18 @@
       if (error) {
         article.append(h("p", { class: `status ${error.status === 404 ? "muted" : "error"}`, text: error.status === 404 ? "Figures not available." : describe(error) }));
       } else {
-        const currency = value.currency || state.tenant.base_currency;
-        article.append(h("dl", { class: "inline" },
-          figure("Debtors entered", count(value.entered)),
-          figure("Owed when they entered", moneyNode(value.entered_amount, currency)),
-          figure("Recovered", moneyNode(value.recovered_amount, currency)),
-          figure("Recovery rate", percent(value.recovery_rate))));
+        // Amounts per currency: runs in several currencies are never added up.
+        const rows = value.by_currency && value.by_currency.length
+          ? value.by_currency
+          : [{ currency: value.currency || state.tenant.base_currency, entered: value.entered,
+            entered_amount: value.entered_amount, recovered_amount: value.recovered_amount,
+            recovery_rate: value.recovery_rate }];
+        const currency = value.currency || (rows.length === 1 ? rows[0].currency : state.tenant.base_currency);
+        rows.forEach((row) => article.append(h("dl", { class: "inline", "data-currency": row.currency },
+          figure(rows.length > 1 ? `Debtors entered (${row.currency})` : "Debtors entered", count(row.entered)),
+          figure("Owed when they entered", moneyNode(row.entered_amount, row.currency)),
+          figure("Recovered", moneyNode(row.recovered_amount, row.currency)),
+          figure("Recovery rate", percent(row.recovery_rate)))));
         const steps = value.steps || [];
         if (steps.length) {
           article.append(table(`Steps of ${campaign.name}`, [
@@ -925,7 +931,7 @@
             { label: "Days to pay", numeric: true },
           ], steps.map((step) => h("tr", {},
             h("th", { scope: "row", text: `${step.step + 1}. ${CHANNEL_LABELS[step.channel] || step.channel}` }),
-            cell(count(step.debtors), true), cell(moneyNode(step.amount, currency), true), cell(count(step.paid_after), true),
+            cell(count(step.debtors), true), cell(step.amount === null || step.amount === undefined ? "—" : moneyNode(step.amount, currency), true), cell(count(step.paid_after), true),
             cell(days(step.average_days_to_pay), true))), { captionHidden: true }));
         }
         const messages = Object.entries(value.messages || {});

@@ -298,17 +298,36 @@ class StepStats(OutputModel):
     step: int
     channel: str
     debtors: int = Field(description="Runs waiting at this step now")
-    amount: int = Field(description="What they owed when they entered, in minor units")
+    amount: int | None = Field(
+        description="What they owed when they entered (one currency only; else by_currency)"
+    )
     paid_after: int = Field(description="Runs paid in full after this step was the last to go out")
     average_days_to_pay: float | None
 
 
-class CampaignStats(OutputModel):
-    campaign_id: str
+class CurrencyStats(OutputModel):
+    currency: str
     entered: int
     entered_amount: int
     recovered_amount: int
+    recovery_rate: float | None
+    waiting_by_step: dict[str, int] = Field(
+        description="step index -> amount owed at entry of the runs waiting there"
+    )
+
+
+class CampaignStats(OutputModel):
+    campaign_id: str
+    currency: str | None = Field(
+        description="The runs' currency when they share one; amounts below are in it"
+    )
+    entered: int
+    entered_amount: int | None
+    recovered_amount: int | None
     recovery_rate: float | None = Field(description="Recovered over entered amount")
     completed_paid: int
+    by_currency: list[CurrencyStats] = Field(
+        description="Amounts per currency: never added across currencies"
+    )
     steps: list[StepStats]
     messages: dict[str, dict[str, int]] = Field(description="channel -> outcome -> count")

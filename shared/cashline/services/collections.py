@@ -174,10 +174,15 @@ def prepare_entry(
 
 def stage_entry(writes: CollectionWrites, collection: Collection, actor: str) -> None:
     writes.collection = (None, collection)
-    writes.add_stat(collection.campaign_id, "TOTAL", tally=1, entered_amount=collection.outstanding_at_entry)
     writes.add_stat(
         collection.campaign_id,
-        f"STEP#{collection.next_step:02d}",
+        f"TOTAL#{collection.currency}",
+        tally=1,
+        entered_amount=collection.outstanding_at_entry,
+    )
+    writes.add_stat(
+        collection.campaign_id,
+        f"STEP#{collection.next_step:02d}#{collection.currency}",
         tally=1,
         amount=collection.outstanding_at_entry,
     )
@@ -304,7 +309,9 @@ def _change_by_hand(
 
 def _leave_step(writes: CollectionWrites, c: Collection) -> None:
     if c.next_step < len(c.steps):
-        writes.add_stat(c.campaign_id, f"STEP#{c.next_step:02d}", tally=-1, amount=-c.outstanding_at_entry)
+        writes.add_stat(
+            c.campaign_id, f"STEP#{c.next_step:02d}#{c.currency}", tally=-1, amount=-c.outstanding_at_entry
+        )
 
 
 def _invoice(tenant_id: str, invoice_id: str) -> Invoice:
@@ -419,7 +426,7 @@ def observe(
     after = collection
     if invoice.amount_paid > collection.last_paid:
         recovered = invoice.amount_paid - collection.last_paid
-        writes.add_stat(collection.campaign_id, "TOTAL", recovered=recovered)
+        writes.add_stat(collection.campaign_id, f"TOTAL#{collection.currency}", recovered=recovered)
         after = replace(after, last_paid=invoice.amount_paid)
         if invoice.status is not InvoiceStatus.PAID and after.status is CollectionStatus.ACTIVE:
             after = runs.paused(after, PauseReason.PARTIAL_PAYMENT, now + runs.PARTIAL_PAYMENT_PAUSE, now)
@@ -458,7 +465,9 @@ def _completed(c: Collection, invoice: Invoice, writes: CollectionWrites, now: d
         last = c.steps_done[-1] if c.steps_done else None
         if last is not None:
             sent = datetime.fromisoformat(c.step_sent_at.get(str(last), now.isoformat()))
-            writes.add_stat(c.campaign_id, f"PAID#{last:02d}", tally=1, days=max(0, (now - sent).days))
+            writes.add_stat(
+                c.campaign_id, f"PAID#{last:02d}#{c.currency}", tally=1, days=max(0, (now - sent).days)
+            )
         writes.add_stat(c.campaign_id, "PAIDRUNS", tally=1)
     _event(
         writes,
@@ -611,11 +620,13 @@ def _take_step(
 
 def _advance(c: Collection, invoice: Invoice, writes: CollectionWrites, now: datetime) -> Collection:
     index = c.next_step
-    writes.add_stat(c.campaign_id, f"STEP#{index:02d}", tally=-1, amount=-c.outstanding_at_entry)
+    writes.add_stat(c.campaign_id, f"STEP#{index:02d}#{c.currency}", tally=-1, amount=-c.outstanding_at_entry)
     stamped = replace(c, step_sent_at={**c.step_sent_at, str(index): now.isoformat()})
     after = runs.advanced(stamped, invoice.due_date, now)
     if after.next_step < len(after.steps):
-        writes.add_stat(c.campaign_id, f"STEP#{after.next_step:02d}", tally=1, amount=c.outstanding_at_entry)
+        writes.add_stat(
+            c.campaign_id, f"STEP#{after.next_step:02d}#{c.currency}", tally=1, amount=c.outstanding_at_entry
+        )
     else:
         _event(writes, invoice.invoice_id, "system:collections", "collection_steps_done", "every step done")
         writes.note(
@@ -1338,37 +1349,74 @@ def set_letter_status(
 
 
 def campaign_stats(tenant_id: str, campaign_id: str) -> dict[str, Any]:
+    """Counts over every run; amounts per currency (runs in several currencies are never added up)."""
     campaign = campaigns.get_campaign(tenant_id, campaign_id)
     raw = dunning.stats(tenant_id, campaign_id)
-    total = raw.get("TOTAL", {})
-    entered_amount = total.get("entered_amount", 0)
-    recovered = total.get("recovered", 0)
-    steps = []
-    for index, step in enumerate(campaign.steps):
-        waiting = raw.get(f"STEP#{index:02d}", {})
-        paid = raw.get(f"PAID#{index:02d}", {})
-        steps.append(
+    per_currency: dict[str, dict[str, Any]] = {}
+
+    def currency_row(ccy: str) -> dict[str, Any]:
+        return per_currency.setdefault(
+            ccy,
             {
-                "step": index,
-                "channel": step.channel.value,
-                "debtors": waiting.get("tally", 0),
-                "amount": waiting.get("amount", 0),
-                "paid_after": paid.get("tally", 0),
-                "average_days_to_pay": round(paid["days"] / paid["tally"], 1) if paid.get("tally") else None,
-            }
+                "currency": ccy,
+                "entered": 0,
+                "entered_amount": 0,
+                "recovered_amount": 0,
+                "waiting_by_step": {},
+            },
         )
+
+    steps: list[dict[str, Any]] = [
+        {"step": i, "channel": s.channel.value, "debtors": 0, "paid_after": 0, "days": 0}
+        for i, s in enumerate(campaign.steps)
+    ]
     messages: dict[str, dict[str, int]] = {}
     for key, figures in raw.items():
-        if key.startswith("MSG#"):
-            _, channel, outcome = key.split("#", 2)
-            messages.setdefault(channel, {})[outcome] = figures.get("tally", 0)
+        kind, _, rest = key.partition("#")
+        if kind == "TOTAL" and rest:
+            row = currency_row(rest)
+            row["entered"] += figures["tally"]
+            row["entered_amount"] += figures["entered_amount"]
+            row["recovered_amount"] += figures["recovered"]
+        elif kind in {"STEP", "PAID"} and "#" in rest:
+            index_text, ccy = rest.split("#", 1)
+            index = int(index_text)
+            if index >= len(steps):
+                continue
+            if kind == "STEP":
+                steps[index]["debtors"] += figures["tally"]
+                currency_row(ccy)["waiting_by_step"][str(index)] = figures["amount"]
+            else:
+                steps[index]["paid_after"] += figures["tally"]
+                steps[index]["days"] += figures["days"]
+        elif kind == "MSG":
+            channel, _, outcome = rest.partition("#")
+            messages.setdefault(channel, {})[outcome] = figures["tally"]
+    by_currency = [
+        {
+            **row,
+            "recovery_rate": round(row["recovered_amount"] / row["entered_amount"], 4)
+            if row["entered_amount"]
+            else None,
+        }
+        for _, row in sorted(per_currency.items())
+    ]
+    single = by_currency[0] if len(by_currency) == 1 else None
+    for step in steps:
+        step["amount"] = int(single["waiting_by_step"].get(str(step["step"]), 0)) if single else None
+        step["average_days_to_pay"] = (
+            round(step["days"] / step["paid_after"], 1) if step["paid_after"] else None
+        )
+        del step["days"]
     return {
         "campaign_id": campaign_id,
-        "entered": total.get("tally", 0),
-        "entered_amount": entered_amount,
-        "recovered_amount": recovered,
-        "recovery_rate": round(recovered / entered_amount, 4) if entered_amount else None,
+        "currency": single["currency"] if single else None,
+        "entered": sum(row["entered"] for row in by_currency),
+        "entered_amount": single["entered_amount"] if single else None,
+        "recovered_amount": single["recovered_amount"] if single else None,
+        "recovery_rate": single["recovery_rate"] if single else None,
         "completed_paid": raw.get("PAIDRUNS", {}).get("tally", 0),
+        "by_currency": by_currency,
         "steps": steps,
         "messages": messages,
     }
