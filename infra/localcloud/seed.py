@@ -168,6 +168,7 @@ def seed_demo(now: datetime) -> DemoTenant:
         now=now,
     )
     _seed_payments(tenant.tenant_id, customers[0].counterparty_id, now)
+    _seed_insight(tenant.tenant_id, now)
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")
@@ -250,3 +251,44 @@ def _seed_payments(tenant_id: str, customer_id: str, now: datetime) -> None:
             now=now,
         )
         payments.record_payment(ctx, event, invoice_amount=None, counterparty_id=counterparty)
+
+
+def _seed_insight(tenant_id: str, now: datetime) -> None:
+    """Today's exchange rates (the reports' base-currency figures) and a default collection campaign:
+    the overdue demo invoices enter it at the next hourly overdue check."""
+    from decimal import Decimal
+
+    from cashline.dal.fx_repository import save_rates
+    from cashline.domain.dunning import Channel, Step
+    from cashline.domain.fx import Rate
+    from cashline.services import campaigns
+
+    rates = {"CHF": "0.9312", "GBP": "0.8417", "SEK": "11.5230"}
+    save_rates(
+        tenant_id,
+        [Rate(day=now.date(), base="EUR", quote=q, rate=Decimal(r)) for q, r in rates.items()],
+        "demo",
+        now,
+    )
+    plan = campaigns.create_campaign(
+        tenant_id,
+        name="Standard reminders",
+        description="Friendly before the due date, then e-mail with the invoice, SMS, letter and a call",
+        steps=(
+            Step(-3, Channel.EMAIL, template="friendly_reminder"),
+            Step(3, Channel.EMAIL, template="first_reminder", attach_invoice=True, late_charges=True),
+            Step(10, Channel.SMS, template="second_reminder", fallback_channel=Channel.EMAIL),
+            Step(20, Channel.LETTER, template="second_reminder", late_charges=True),
+            Step(30, Channel.CALL_TASK, template="final_notice"),
+        ),
+        now=now,
+    )
+    campaigns.save_settings(
+        tenant_id,
+        campaigns.CollectionSettings(
+            default_campaign_id=plan.campaign_id,
+            default_assignee="collections@nordlicht.example",
+            creditor={"email": "buchhaltung@nordlicht.example", "iban": "DE89370400440532013000"},
+        ),
+        now=now,
+    )
