@@ -453,7 +453,7 @@ def _message(m: MessageRecord) -> MessageOutput:
 )
 def list_messages(call: Call[Any, MessageQuery]) -> PageOutput[MessageOutput]:
     q = call.query
-    page = collections.awaiting_approval(
+    page = collections.messages_by_status(
         call.tenant_id, q.status, limit=q.limit, starting_after=q.starting_after
     )
     return PageOutput[MessageOutput](

@@ -52,6 +52,7 @@ from cashline.dal.dunning_repository import (
 from cashline.dal.errors import storage_errors
 from cashline.dal.invoice_records import invoice_pk
 from cashline.dal.invoice_repository import InvoiceRepository
+from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain import dunning as runs
 from cashline.domain.access import Tenant
@@ -1149,7 +1150,10 @@ def _send_approved(
     )
 
 
-def awaiting_approval(tenant_id: str, status: str, *, limit: int, starting_after: str | None) -> Any:
+def messages_by_status(
+    tenant_id: str, status: str, *, limit: int, starting_after: str | None
+) -> Page[MessageRecord]:
+    """Reminders by status, newest first: those awaiting approval, sent, failed, bounced."""
     return dunning.messages_by_status(tenant_id, status, limit=limit, starting_after=starting_after)
 
 
