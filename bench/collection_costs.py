@@ -35,7 +35,7 @@ from cashline.dal.invoice_repository import header_record
 from cashline.dal.party_repository import profile_record
 from cashline.domain import dunning as runs
 from cashline.domain import reminder_templates as templates
-from cashline.domain.counterparties import Counterparty
+from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.dunning import Campaign, Channel, Collection, Step
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
 from cashline.ids import new_id
@@ -512,7 +512,7 @@ def measure_letter_pdf(sample: Sample, count: int) -> PdfFigure:
     }
     debtor = {
         "name": prepared.counterparty.name,
-        "address": collections._address_lines(prepared.counterparty),
+        "address": address_lines(prepared.counterparty),
     }
 
     def one() -> bytes:

@@ -97,3 +97,11 @@ class CounterpartyTotals:
     open_count: int
     # Money the counterparty paid beyond what it owed, not yet applied to an invoice.
     credit: int = 0
+
+
+def address_lines(counterparty: Counterparty, *, with_country: bool = True) -> list[str]:
+    """The postal address as printed: street lines, postal code and city, and the country when asked."""
+    address = counterparty.address or {}
+    city = " ".join(x for x in (address.get("postal_code"), address.get("city")) if x)
+    country = (address.get("country") or counterparty.country) if with_country else None
+    return [x for x in (address.get("line1"), address.get("line2"), city, country) if x]

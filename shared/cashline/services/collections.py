@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -56,7 +56,7 @@ from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain import dunning as runs
 from cashline.domain.access import Tenant
-from cashline.domain.counterparties import Counterparty
+from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.dunning import Campaign, Channel, Collection, CollectionStatus, PauseReason, Step
 from cashline.domain.invoices import Invoice, InvoiceEvent, InvoiceStatus, days_past_due
 from cashline.domain.late_charges import ECB_REFERENCE_RATES_BP, LateCharges, late_charges
@@ -66,6 +66,9 @@ from cashline.observability import MetricUnit, logger, metrics
 from cashline.services import campaigns
 from cashline.services.invoices import tenants, today_for
 from cashline.services.sweeps import SweepResult, sweep
+
+if TYPE_CHECKING:
+    from cashline.domain.reminder_templates import ReminderTemplate
 
 T = TypeVar("T")
 dunning = DunningRepository()
@@ -673,15 +676,37 @@ def _send(
             marker.save(condition=MessageRecord.pk.does_not_exist())
     except ConflictError:
         return False  # a message for this step and channel exists: never twice
+    return _deliver_and_record(c, invoice, step, index, prepared, marker, runtime, writes, now)
+
+
+def _deliver_and_record(
+    c: Collection,
+    invoice: Invoice,
+    step: Step,
+    index: int,
+    prepared: Prepared,
+    message: MessageRecord,
+    runtime: CollectionRuntime,
+    writes: CollectionWrites,
+    now: datetime,
+    *,
+    how: str = "",
+) -> bool:
+    """Hand the message to its channel and add its outcome to `writes`: the message, a letter or task,
+    the provider's id (for its delivery reports), the figures, the audit event and the timeline."""
     try:
         outcome = deliver(c, invoice, step, prepared, runtime, now)
     except ChannelRefusedError as exc:
         outcome = Delivery("failed", None, exc.reason)
-    marker.status, marker.provider_id, marker.problem = outcome.status, outcome.provider_id, outcome.problem
-    marker.recipient = outcome.recipient or marker.recipient
-    marker.letter_id, marker.task_id = outcome.letter_id, outcome.task_id
-    marker.gsi1pk = f"T#{c.tenant_id}#MSG#{outcome.status}"
-    writes.message_updates.append(marker)
+    message.status, message.provider_id, message.problem = (
+        outcome.status,
+        outcome.provider_id,
+        outcome.problem,
+    )
+    message.recipient = outcome.recipient or message.recipient
+    message.letter_id, message.task_id = outcome.letter_id, outcome.task_id
+    message.gsi1pk = f"T#{c.tenant_id}#MSG#{outcome.status}"
+    writes.message_updates.append(message)
     writes.letters += outcome.letters
     writes.tasks += outcome.tasks
     if outcome.provider_id:
@@ -691,13 +716,13 @@ def _send(
                 sk="PMSG",
                 tenant_id=c.tenant_id,
                 invoice_id=c.invoice_id,
-                message_sk=marker.sk,
+                message_sk=message.sk,
                 created_at=now,
                 updated_at=now,
             )
         )
     writes.add_stat(c.campaign_id, f"MSG#{prepared.channel.value}#{outcome.status}", tally=1)
-    what = f"step {index + 1}: {prepared.channel.value} {outcome.status}"
+    what = f"step {index + 1}: {prepared.channel.value} {outcome.status}{how}"
     _event(
         writes,
         invoice.invoice_id,
@@ -776,19 +801,36 @@ def prepare(
     c: Collection, invoice: Invoice, step: Step, index: int, channel: Channel, now: datetime
 ) -> Prepared:
     """The step's message on a channel, rendered in the debtor's language."""
-    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
-
     tenant = _cached(("tenant", c.tenant_id), lambda: tenants.get(c.tenant_id))
     counterparty = parties.get_profile(c.tenant_id, invoice.counterparty_id)
     config = _cached(("settings", c.tenant_id), lambda: campaigns.settings(c.tenant_id))
-    language, locale = debtor_locale(counterparty, tenant)
+    language, _ = debtor_locale(counterparty, tenant)
     template = _cached(
         ("template", c.tenant_id, step.template, channel, language),
         lambda: campaigns.template_for(c.tenant_id, step.template, channel, language),
     )
-    today = today_for(tenant, now)
-    charges = _charges(invoice, today, config) if step.late_charges else None
-    context = _context(tenant, config, counterparty, invoice, charges, index, channel, today, locale)
+    return _rendered(
+        invoice, step, index, channel, counterparty, tenant, config, template, today_for(tenant, now)
+    )
+
+
+def _rendered(
+    invoice: Invoice,
+    step: Step,
+    index: int,
+    channel: Channel,
+    counterparty: Counterparty,
+    tenant: Tenant,
+    config: campaigns.CollectionSettings,
+    template: ReminderTemplate,
+    day: date,
+) -> Prepared:
+    """A step's message as of `day`: late charges, the context, the sandboxed render."""
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
+    _, locale = debtor_locale(counterparty, tenant)
+    charges = _charges(invoice, day, config) if step.late_charges else None
+    context = _context(tenant, config, counterparty, invoice, charges, index, channel, day, locale)
     rendered = templates.render(template, context, locale)
     return Prepared(
         channel,
@@ -933,7 +975,7 @@ def invoice_pdf_bytes(invoice: Invoice, p: Prepared, runtime: CollectionRuntime)
     ]
     return invoice_pdf(
         creditor={"name": p.tenant.name},
-        debtor={"name": p.counterparty.name, "address": _address_lines(p.counterparty)},
+        debtor={"name": p.counterparty.name, "address": address_lines(p.counterparty)},
         number=header.number,
         issue_date_text=format_date(header.issue_date, format="medium", locale=p.locale),
         due_date_text=format_date(header.due_date, format="medium", locale=p.locale),
@@ -943,21 +985,6 @@ def invoice_pdf_bytes(invoice: Invoice, p: Prepared, runtime: CollectionRuntime)
     )
 
 
-def _address_lines(counterparty: Counterparty) -> list[str]:
-    address = counterparty.address or {}
-    city = " ".join(x for x in (address.get("postal_code"), address.get("city")) if x)
-    return [
-        x
-        for x in (
-            address.get("line1"),
-            address.get("line2"),
-            city,
-            address.get("country") or counterparty.country,
-        )
-        if x
-    ]
-
-
 def _letter(
     c: Collection, invoice: Invoice, p: Prepared, runtime: CollectionRuntime, now: datetime
 ) -> Delivery:
@@ -965,7 +992,7 @@ def _letter(
 
     from cashline.adapters.pdf_documents import letter_pdf
 
-    address = _address_lines(p.counterparty)
+    address = address_lines(p.counterparty)
     if len(address) < 2:
         raise ChannelRefusedError("no postal address")
     config = campaigns.settings(c.tenant_id)
@@ -1113,41 +1140,22 @@ def decide(
             tenants.get(tenant_id),
             held.language or "en",
         )
-        # The approved text goes out under the fallback channel's key space: the held record stays.
-        _send_approved(current, invoice, current.current_step, step, prepared, runtime, writes, now)
+        # The approved text itself goes out, recorded on the held message (its version as just saved).
+        _deliver_and_record(
+            current,
+            invoice,
+            current.current_step,
+            step,
+            prepared,
+            held,
+            runtime,
+            writes,
+            now,
+            how=" (approved)",
+        )
     writes.collection = (current, _advance(current, invoice, writes, now))
     dunning.commit(writes)
     return dunning.message(tenant_id, invoice_id, message_sk(step, channel)) or held
-
-
-def _send_approved(
-    c: Collection,
-    invoice: Invoice,
-    step: Step,
-    index: int,
-    p: Prepared,
-    runtime: CollectionRuntime,
-    writes: CollectionWrites,
-    now: datetime,
-) -> None:
-    try:
-        outcome = deliver(c, invoice, step, p, runtime, now)
-    except ChannelRefusedError as exc:
-        outcome = Delivery("failed", None, exc.reason)
-    held = dunning.message(c.tenant_id, c.invoice_id, message_sk(index, p.channel))
-    if held is not None:
-        held.status, held.provider_id, held.problem = outcome.status, outcome.provider_id, outcome.problem
-        held.gsi1pk = f"T#{c.tenant_id}#MSG#{outcome.status}"
-        writes.message_updates.append(held)
-    writes.letters += outcome.letters
-    writes.tasks += outcome.tasks
-    writes.add_stat(c.campaign_id, f"MSG#{p.channel.value}#{outcome.status}", tally=1)
-    writes.note(
-        c.counterparty_id,
-        c.invoice_id,
-        f"reminder_{outcome.status}",
-        f"step {index + 1}: {p.channel.value} {outcome.status} (approved)",
-    )
 
 
 def messages_by_status(
@@ -1473,27 +1481,13 @@ def _prepare_for(
     tenant: Tenant,
     moment: datetime,
 ) -> Prepared:
-    """Like `prepare`, with a given counterparty (a preview in another language) and as of the step's day."""
-    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
-
-    config = campaigns.settings(tenant.tenant_id)
-    language, locale = debtor_locale(counterparty, tenant)
+    """Like `prepare`, with a given counterparty (a preview in another language), as of the step's day
+    and with the settings and templates as they are now (no cache: a preview follows an edit at once)."""
+    language, _ = debtor_locale(counterparty, tenant)
     template = campaigns.template_for(tenant.tenant_id, step.template, step.channel, language)
     day = moment.astimezone(ZoneInfo(tenant.timezone)).date()
-    charges = _charges(invoice, day, config) if step.late_charges else None
-    context = _context(tenant, config, counterparty, invoice, charges, index, step.channel, day, locale)
-    rendered = templates.render(template, context, locale)
-    return Prepared(
-        step.channel,
-        template.name,
-        template.language,
-        rendered.subject,
-        rendered.body,
-        charges,
-        counterparty,
-        tenant,
-        locale,
-    )
+    config = campaigns.settings(tenant.tenant_id)
+    return _rendered(invoice, step, index, step.channel, counterparty, tenant, config, template, day)
 
 
 def _charges(invoice: Invoice, day: date, config: campaigns.CollectionSettings) -> LateCharges | None:

@@ -19,7 +19,7 @@ from cashline.dal.invoice_repository import to_invoice
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.dal.payment_records import PaymentRecord
 from cashline.dal.payment_repository import to_payment
-from cashline.domain.counterparties import Counterparty
+from cashline.domain.counterparties import address_lines
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
 from cashline.errors import NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
@@ -143,7 +143,9 @@ def make_statement(
     creditor = config.creditor
     statement = statements.build_statement(
         counterparty=statements.Counterparty(
-            name=counterparty.name, address_lines=tuple(_address(counterparty)), reference=counterparty_id
+            name=counterparty.name,
+            address_lines=tuple(address_lines(counterparty, with_country=False)),
+            reference=counterparty_id,
         ),
         creditor=statements.Creditor(
             name=str(creditor.get("name") or tenant.name),
@@ -186,12 +188,6 @@ def _main_currency(invoices: list[Invoice], fallback: str) -> str:
     for i in invoices:
         counts[i.currency] = counts.get(i.currency, 0) + 1
     return max(counts, key=lambda c: counts[c]) if counts else fallback
-
-
-def _address(counterparty: Counterparty) -> list[str]:
-    address = counterparty.address or {}
-    city = " ".join(x for x in (address.get("postal_code"), address.get("city")) if x)
-    return [x for x in (address.get("line1"), address.get("line2"), city) if x]
 
 
 STATEMENT_SCHEDULE = "monthly_statements"
