@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= eu-central-1
 
-.PHONY: check-java setup run test lint typecheck template-lint browser unit integration e2e bench package layer clean
+.PHONY: check-java setup run test lint typecheck template-lint browser unit integration e2e bench fuzz checkov package layer clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -41,16 +41,37 @@ template-lint: setup
 	cd functions && ../$(BIN)/chalice package --stage prod --merge-template ../template.yaml ../build/package >/dev/null
 	$(BIN)/cfn-lint build/package/sam.yaml
 
+# checkov pins many packages (boto3, pydantic, ...) that would clash with ours: it gets a virtualenv
+# of its own, made once per version like the main one.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .tools/checkov
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+# checkov on what would be deployed (written by template-lint); justified skips in .checkov.yaml.
+# BC_SKIP_MAPPING: no download of Prisma Cloud's guideline mappings (works offline).
+checkov: template-lint $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file build/package/sam.yaml
+
 # The dashboard's browser test drives Debian's chromium through chromedriver: as root, apt-get
 # installs them when missing; otherwise this says how (the test skips without them, fails under CI).
 browser: setup
 	$(BIN)/python -m localcloud.browser
 
-test: lint typecheck template-lint browser
+test: lint typecheck template-lint checkov browser
 	$(BIN)/pytest -q
 
 bench: setup
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m bench
+
+# The long schemathesis run (make test runs a short one): figures in bench/results/fuzz.md.
+# FUZZ_EXAMPLES cases per operation and mode; FUZZ_ONLY narrows to operations containing that text.
+FUZZ_EXAMPLES ?= 100
+fuzz: setup
+	POWERTOOLS_LOG_LEVEL=ERROR $(BIN)/python -m bench.fuzz --examples $(FUZZ_EXAMPLES) --only "$(FUZZ_ONLY)"
 
 # The deployable stack: the layer (shared/ + runtime deps for Lambda) and the merged template.
 layer: setup

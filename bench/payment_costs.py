@@ -334,9 +334,7 @@ class _Bench:
 
     def connect(self, tenant: TestTenant) -> str:
         body = {"provider": "stripe", "webhook_secret": SECRET}
-        return str(
-            self.call("POST", "/v1/processor-connections", tenant.admin, body).json()["connection"]["id"]
-        )
+        return str(self.call("POST", "/v1/processor-connections", tenant.admin, body).json()["id"])
 
     def post_event(self, connection_id: str, body: bytes) -> GatewayResponse:
         header = str(stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET))

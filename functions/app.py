@@ -16,6 +16,7 @@ from chalicelib.document_routes import document_api
 from chalicelib.financing_routes import financing_api
 from chalicelib.financing_schedules import financing_schedules
 from chalicelib.health_routes import health
+from chalicelib.http import answer_undeclared_methods
 from chalicelib.invoice_routes import invoice_api
 from chalicelib.payment_handlers import payment_handlers
 from chalicelib.payment_routes import payment_api
@@ -24,7 +25,11 @@ from chalicelib.report_routes import report_api
 from chalicelib.scheduled import schedules
 from chalicelib.statement_schedules import statement_schedules
 
-app = Chalice(app_name="cashline")
+# Logging is Powertools' (cashline.observability), on the logger of the same name: Chalice must not
+# add a plain handler of its own nor raise that logger's level to ERROR, which it does whenever the
+# JSON handler is not on stdout (the `cashline` CLI moves it to stderr): INFO records were dropped
+# and every error printed twice.
+app = Chalice(app_name="cashline", configure_logs=False)
 # Factur-X imports arrive as PDF: API Gateway must pass them as bytes, not text.
 app.api.binary_types.append("application/pdf")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
@@ -48,3 +53,5 @@ app.register_blueprint(queues)
 app.register_blueprint(payment_handlers)
 app.register_blueprint(collection_handlers)
 app.register_blueprint(statement_schedules)
+# Last: it needs every declared route to know which methods a path lacks.
+answer_undeclared_methods(app)

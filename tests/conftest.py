@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 
+from cashline.clock import fixed_clock
 from localcloud.cloud import LocalCloud
 from localcloud.gateway import ApiGateway
-from localcloud.handlers import load_app, wire_app_to_environment
-from tests.utils import Api, TestTenant, make_tenant
+from localcloud.handlers import load_app, set_handler_clock, wire_app_to_environment
+from tests.utils import FROZEN_NOW, Api, TestTenant, make_tenant
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,17 @@ def chalice_app(local_cloud: LocalCloud):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def api(chalice_app) -> Api:  # type: ignore[no-untyped-def]
     return Api(ApiGateway(chalice_app))
+
+
+@pytest.fixture
+def frozen_now() -> Iterator[datetime]:
+    """Opt in to a fixed instant: for this test, every API request and queue message the app handles
+    runs at FROZEN_NOW (schedules run at the `at` given to `fire_schedule`). Use it, or `api.at(...)`,
+    whenever the outcome depends on the date or on time passing; without it the app reads the system
+    clock. Request it before `tenant` so the tenant's keys are created at the same instant."""
+    previous = set_handler_clock(fixed_clock(FROZEN_NOW))
+    yield FROZEN_NOW
+    set_handler_clock(previous)
 
 
 @pytest.fixture

@@ -3,14 +3,16 @@ and handing queued webhook events to the queue handler as Lambda's event source 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import deliver_queue_batch
-from tests.utils import Api, TestTenant
+from tests.utils import FROZEN_NOW, Api, TestTenant
 
-TODAY = datetime.now(UTC).date()
+# The date the helpers' invoices and payments are dated from: tests using them run at FROZEN_NOW (the
+# `frozen_now` fixture), so "due in 20 days" and "paid today" mean the same to the test and the app.
+TODAY = FROZEN_NOW.date()
 WEBHOOK_QUEUE = "cashline-webhook-events"
 
 
@@ -46,8 +48,7 @@ def pay(
     response = api.post("/v1/payments", key=tenant.finance, json_body=body, headers=headers)
     assert response.status_code == expect, response.body
     result: dict[str, Any] = response.json()
-    payment: dict[str, Any] = result.get("payment", result)
-    return payment
+    return result
 
 
 def get_invoice(api: Api, tenant: TestTenant, invoice_id: str) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def credit_of(api: Api, tenant: TestTenant, counterparty_id: str, currency: str 
 
 
 def settings(api: Api, tenant: TestTenant, **changes: Any) -> dict[str, Any]:
-    current = api.get("/v1/payment-settings", key=tenant.read_only).json()["settings"]
+    current = api.get("/v1/payment-settings", key=tenant.read_only).json()
     body = {
         "allocation_rule": current["allocation_rule"],
         "alert_thresholds": current["alert_thresholds"],
@@ -76,7 +77,7 @@ def settings(api: Api, tenant: TestTenant, **changes: Any) -> dict[str, Any]:
     }
     response = api.request("PUT", "/v1/payment-settings", key=tenant.admin, json_body=body)
     assert response.status_code == 200, response.body
-    saved: dict[str, Any] = response.json()["settings"]
+    saved: dict[str, Any] = response.json()
     return saved
 
 
@@ -88,7 +89,7 @@ def connect(
         body["api_key"] = api_key
     response = api.post("/v1/processor-connections", key=tenant.admin, json_body=body)
     assert response.status_code == 201, response.body
-    connection: dict[str, Any] = response.json()["connection"]
+    connection: dict[str, Any] = response.json()
     assert "webhook_secret" not in response.body.decode() and secret not in response.body.decode()
     return connection
 
@@ -97,9 +98,10 @@ def queue_url(cloud: LocalCloud) -> str:
     return cloud.queue_urls["WebhookEventsQueue"]
 
 
-def drain(cloud: LocalCloud, app: Any, *, allow_failures: bool = False) -> int:
-    """Hand every queued event to the queue handler, as Lambda's event source would. A failed message
-    is made visible again at once (Lambda would wait for the visibility timeout) when allowed."""
+def drain(cloud: LocalCloud, app: Any, *, allow_failures: bool = False, at: datetime | None = None) -> int:
+    """Hand every queued event to the queue handler, as Lambda's event source would, processed at `at`
+    (default: the app's clock). A failed message is made visible again at once (Lambda would wait for
+    the visibility timeout) when allowed."""
     sqs, url, handled = cloud.client("sqs"), queue_url(cloud), 0
     while True:
         messages = sqs.receive_message(
@@ -107,7 +109,7 @@ def drain(cloud: LocalCloud, app: Any, *, allow_failures: bool = False) -> int:
         ).get("Messages", [])
         if not messages:
             return handled
-        failed = set(deliver_queue_batch(app, WEBHOOK_QUEUE, messages))
+        failed = set(deliver_queue_batch(app, WEBHOOK_QUEUE, messages, at=at))
         for message in messages:
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,15 +1,24 @@
-"""Builders and helpers the tests share: API calls, tenants with keys of every role."""
+"""Builders and helpers the tests share: API calls, tenants with keys of every role, the fixed instant."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import os
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from cashline.clock import parse_utc
 from cashline.domain.access import Role
 from cashline.services.access import TenantSettings, create_api_key, create_tenant
+from chalicelib.runtime import handler_clock
 from localcloud.gateway import ApiGateway, GatewayResponse
+
+# The instant a test runs at when it opts in (the `frozen_now` fixture; `api.at(...)` and `fire_schedule`'s
+# `at` take any instant): away from today, so nothing passes only because of the day it runs on.
+# CASHLINE_TEST_NOW moves it, to check that a test depends on no particular date (test_financing's
+# calendar cases, fixed dates from 2027-06 on, need it before them).
+FROZEN_NOW = parse_utc(os.environ.get("CASHLINE_TEST_NOW") or "2027-03-15T10:00:00Z")
 
 
 @dataclass
@@ -17,6 +26,11 @@ class Api:
     """Calls the API in process, through the same gateway emulation `make run` serves."""
 
     gateway: ApiGateway
+    instant: datetime | None = None  # None: the app's clock (the system clock unless a test set one)
+
+    def at(self, instant: datetime) -> Api:
+        """The same client, its requests answered as if it were `instant` (authorizer and route)."""
+        return replace(self, instant=instant)
 
     def request(
         self,
@@ -36,7 +50,7 @@ class Api:
             if raw_body is not None
             else (None if json_body is None else json.dumps(json_body).encode())
         )
-        return self.gateway.call(method, path, headers=all_headers, body=body)
+        return self.gateway.call(method, path, headers=all_headers, body=body, at=self.instant)
 
     def get(self, path: str, **kwargs: Any) -> GatewayResponse:
         return self.request("GET", path, **kwargs)
@@ -73,7 +87,7 @@ class TestTenant:
 
 
 def make_tenant(name: str = "Acme GmbH", *, now: datetime | None = None) -> TestTenant:
-    now = now or datetime.now(UTC)
+    now = now or handler_clock()  # the instant the test runs the app at, so keys are valid then
     tenant = create_tenant(
         TenantSettings(name=name, country="DE", base_currency="EUR", timezone="Europe/Berlin"), now=now
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint, UnauthorizedError
 
-from cashline.clock import system_clock
 from cashline.domain.access import bearer_token
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services.access import authenticate
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, handler_clock
 
 auth = Blueprint(__name__)
 
@@ -18,7 +17,7 @@ auth = Blueprint(__name__)
 def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
     api_ready()
     token = bearer_token(auth_request.token)
-    principal = authenticate(token, now=system_clock()) if token else None
+    principal = authenticate(token, now=handler_clock()) if token else None
     if principal is None:
         logger.info("api key refused")
         metrics.add_metric(name="ApiKeyRefused", unit=MetricUnit.Count, value=1)

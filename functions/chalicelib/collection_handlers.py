@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
 from cashline.adapters.messaging import parse_ses_notification
-from cashline.clock import parse_utc, system_clock
+from cashline.clock import parse_utc
 from cashline.services.collections import record_feedback, run_steps, run_task_reminders
 from chalicelib.collection_runtime import api_collection_runtime, scheduler_collection_runtime
-from chalicelib.runtime import api_ready, scheduler_ready
+from chalicelib.runtime import api_ready, handler_clock, scheduler_ready
 
 collection_handlers = Blueprint(__name__)
 
@@ -62,7 +62,7 @@ def delivery_feedback(event: SQSEvent) -> dict[str, Any]:
 
     def apply(record: SQSRecord) -> None:
         for feedback in parse_ses_notification(record.body):
-            record_feedback(feedback, runtime, now=system_clock())
+            record_feedback(feedback, runtime, now=handler_clock())
 
     response = process_partial_response(
         event=event.to_dict(),

@@ -9,7 +9,7 @@ from cashline.adapters.documents import DocumentStore
 from cashline.adapters.messaging import EmailChannel, SmsChannel
 from cashline.config import ApiSettings, SchedulerSettings, url_text
 from cashline.services.collections import CollectionRuntime
-from chalicelib.runtime import api_ready, scheduler_ready
+from chalicelib.runtime import api_ready, handler_clock, scheduler_ready
 
 
 def runtime_for(settings: ApiSettings | SchedulerSettings) -> CollectionRuntime:
@@ -22,9 +22,14 @@ def runtime_for(settings: ApiSettings | SchedulerSettings) -> CollectionRuntime:
             endpoint=endpoint,
             outbox=outbox,
             configuration_set=settings.ses_configuration_set,
+            clock=handler_clock,
         ),
         sms=SmsChannel(
-            region=settings.region, endpoint=endpoint, sender_id=settings.sms_sender_id, outbox=outbox
+            region=settings.region,
+            endpoint=endpoint,
+            sender_id=settings.sms_sender_id,
+            outbox=outbox,
+            clock=handler_clock,
         ),
         documents=DocumentStore(settings.documents_bucket, region=settings.region, endpoint=endpoint),
     )

@@ -21,7 +21,7 @@ dev_api = Blueprint(__name__)
     dev_api,
     "/v1/dev/outbox",
     method="GET",
-    summary="Local cloud only: the e-mails sent, newest first",
+    summary="Local cloud only: the caller's tenant's e-mails and SMS sent, newest first",
     response=OutboxOutput,
     role=Role.READ_ONLY,
     tag="dev",
@@ -30,4 +30,4 @@ def outbox(call: Call[Any, Any]) -> OutboxOutput:
     settings = api_ready()
     if settings.stage not in {"local", "test"} or not settings.outbox_dir:
         raise NotFoundError("no such route")
-    return OutboxOutput(data=read_outbox(Path(settings.outbox_dir)))
+    return OutboxOutput(data=read_outbox(Path(settings.outbox_dir), call.tenant_id))

@@ -53,7 +53,7 @@ def start_upload(call: Call[StartUploadRequest, Any]) -> UploadOutput:
         now=call.now,
     )
     return UploadOutput(
-        document=DocumentOutput.of(started.document),
+        **dict(DocumentOutput.of(started.document)),
         upload=PresignedPost(
             url=started.upload.url,
             fields=started.upload.fields,
@@ -77,7 +77,7 @@ def get_document(call: Call[Any, Any]) -> DownloadOutput:
         _store(), call.tenant_id, call.path["invoice_id"], call.path["document_id"]
     )
     return DownloadOutput(
-        document=DocumentOutput.of(document), download_url=url, expires_in_seconds=300 if url else None
+        **dict(DocumentOutput.of(document)), download_url=url, expires_in_seconds=300 if url else None
     )
 
 
@@ -120,6 +120,7 @@ def import_einvoice(call: Call[Any, ImportQuery]) -> InvoiceOutput:
     idempotent=True,
     tag=TAG,
     accepts=("text/csv", "application/csv"),
+    also_answers=(422,),  # the row-by-row report when rows had errors and nothing was written
 )
 def import_csv(call: Call[Any, CsvImportQuery]) -> tuple[int, ImportOutput]:
     report = bulk.import_csv(

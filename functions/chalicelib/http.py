@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Blueprint, Chalice, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from cashline.clock import system_clock
 from cashline.domain.access import Principal, Role
 from cashline.errors import (
     CashlineError,
@@ -27,17 +26,18 @@ from cashline.errors import (
     DependencyUnavailableError,
     ForbiddenError,
     NotFoundError,
+    PayloadTooLargeError,
     UnauthorizedError,
     UnprocessableError,
     UnsupportedMediaTypeError,
     ValidationError,
 )
 from cashline.observability import logger
-from cashline.schemas.common import ErrorDetail, ErrorOutput
+from cashline.schemas.common import ErrorDetail, ErrorOutput, invalid_input, parse_json
 from cashline.schemas.openapi import RouteSpec
 from cashline.services.idempotency import fingerprint, run_once
 from chalicelib.auth import api_key_authorizer
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, handler_clock
 
 # The one table from domain errors to HTTP statuses. Order matters: subclasses before bases.
 STATUS_BY_ERROR: list[tuple[type[CashlineError], int]] = [
@@ -46,6 +46,7 @@ STATUS_BY_ERROR: list[tuple[type[CashlineError], int]] = [
     (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (PayloadTooLargeError, 413),
     (UnsupportedMediaTypeError, 415),
     (UnprocessableError, 422),
     (DependencyUnavailableError, 503),
@@ -96,26 +97,23 @@ def status_of(error: CashlineError) -> int:
     return 400
 
 
+# Answers carry a tenant's data (or say that a key was refused): no browser or proxy may keep them.
+NO_STORE: dict[str, str | list[str]] = {"Cache-Control": "no-store"}
+
+
 def json_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "application/json", **NO_STORE, **(headers or {})},
     )
 
 
-def error_response(status: int, detail: ErrorDetail) -> Response:
+def error_response(status: int, detail: ErrorDetail, headers: dict[str, str] | None = None) -> Response:
     body = ErrorOutput(error=detail).model_dump(mode="json")
     # `field` and `request_id` are always there (null when none); the rest only when they say something.
     body["error"] = {k: v for k, v in body["error"].items() if v is not None or k in {"field", "request_id"}}
-    return json_response(status, json.dumps(body))
-
-
-def _field_of(error: dict[str, Any], prefix: str | None) -> str | None:
-    # Union members and validators appear in pydantic's path as class names or "function-after[...]";
-    # fields are snake_case, so those segments are dropped to name the field the client sent.
-    parts = [str(part) for part in error.get("loc", ()) if not (str(part)[:1].isupper() or "[" in str(part))]
-    if prefix and not parts:
-        return prefix
-    return ".".join(parts) or None
+    return json_response(status, json.dumps(body), headers)
 
 
 def _parse(
@@ -123,19 +121,12 @@ def _parse(
 ) -> BaseModel | None:
     if model is None:
         return None
+    if not from_query:
+        return parse_json(model, cast(bytes, raw))
     try:
-        if from_query:
-            return model.model_validate(raw or {})
-        if not raw:
-            raise ValidationError("a JSON request body is required", field="body")
-        # strict: a JSON string is not silently turned into a number or a boolean.
-        return model.model_validate_json(cast(bytes, raw), strict=True)
+        return model.model_validate(raw or {})
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        if first.get("type") == "json_invalid":
-            raise ValidationError("the body is not valid JSON", field="body") from exc
-        field = _field_of(dict(first), None)
-        raise ValidationError(f"{field or 'request'}: {first.get('msg')}", field=field) from exc
+        raise invalid_input(exc) from exc
 
 
 def _principal(request: Request) -> Principal | None:
@@ -174,6 +165,7 @@ def api_route(
     tag: str = "general",
     accepts: tuple[str, ...] = (),
     produces: str = "application/json",
+    also_answers: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route on `blueprint` with parsing, role checks, idempotency and error mapping."""
     spec = RouteSpec(
@@ -189,6 +181,7 @@ def api_route(
         tag=tag,
         accepts=accepts,
         produces=produces,
+        also_answers=also_answers,
     )
     ROUTES.append(spec)
 
@@ -265,6 +258,11 @@ def _serve(
     accepted = spec.accepts or tuple(JSON_CONTENT_TYPES)
     if raw_body and content_type not in accepted:
         raise UnsupportedMediaTypeError(f"send the body as {' or '.join(accepted)}", field="Content-Type")
+    # Nothing here inflates a body: a compressed one would be read as if it were the document.
+    if raw_body and (request.headers.get("content-encoding") or "identity").strip().lower() != "identity":
+        raise UnsupportedMediaTypeError(
+            "send the body uncompressed, without Content-Encoding", field="Content-Encoding"
+        )
     principal = _principal(request)
     if spec.role is not None:
         if principal is None:
@@ -276,7 +274,7 @@ def _serve(
         body=None if spec.accepts else _parse(spec.request_model, raw_body, from_query=False),
         query=_parse(spec.query_model, _query_dict(request), from_query=True),
         path=path_params,
-        now=system_clock(),
+        now=handler_clock(),
         request_id=request_id,
         raw_body=raw_body,
         content_type=content_type,
@@ -285,7 +283,7 @@ def _serve(
 
     if spec.produces != "application/json":
         raw: RawOutput = route_function(call)
-        raw_headers: dict[str, str | list[str]] = {"Content-Type": raw.content_type}
+        raw_headers: dict[str, str | list[str]] = {"Content-Type": raw.content_type, **NO_STORE}
         if raw.filename:
             raw_headers["Content-Disposition"] = f'attachment; filename="{raw.filename}"'
         return Response(body=raw.body, status_code=spec.status, headers=raw_headers)
@@ -315,5 +313,47 @@ def _serve(
         return json_response(stored.status_code, json.dumps(stored.body), headers)
     status, body = produce()
     if status == 204:
-        return Response(body="", status_code=204)
+        return Response(body="", status_code=204, headers=NO_STORE)
     return json_response(status, json.dumps(body))
+
+
+# The methods API Gateway hands to a function when the API declares them. Any other method on a
+# known path would get API Gateway's MISSING_AUTHENTICATION_TOKEN answer (our 404), which tells a
+# client the path does not exist; HEAD and OPTIONS are left to API Gateway.
+ROUTABLE_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+METHOD_NOT_ALLOWED_VIEW = "method_not_allowed"
+
+
+def answer_undeclared_methods(app: Chalice) -> None:
+    """Give every path a view for the methods it does not declare: 405 in the API's error shape,
+    with `Allow` naming the declared ones. Call it after every blueprint is registered.
+
+    These are real routes (API Gateway methods without an authorizer), so the deployed API and the
+    local gateway answer alike; they are not in `ROUTES`, so the OpenAPI document lists none of them.
+    """
+    for path, entries in list(app.routes.items()):
+        undeclared = [method for method in ROUTABLE_METHODS if method not in entries]
+        if undeclared:
+            app.route(
+                path,
+                methods=undeclared,
+                name=METHOD_NOT_ALLOWED_VIEW,
+                # Any body type: a wrong method with a PDF body is still a 405, not a 415.
+                content_types=["*/*"],
+            )(_method_not_allowed(app, path, ", ".join(sorted(entries))))
+
+
+def _method_not_allowed(app: Chalice, path: str, allow: str) -> Callable[..., Response]:
+    def view(**_path_params: str) -> Response:
+        request = cast(Request, app.current_request)  # set by Chalice before any view runs
+        return error_response(
+            405,
+            ErrorDetail(
+                type="method_not_allowed",
+                message=f"{request.method} is not allowed on {path}; it takes {allow}",
+                request_id=str((request.context or {}).get("requestId", "")),
+            ),
+            {"Allow": allow},
+        )
+
+    return view

@@ -10,11 +10,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
-from cashline.clock import parse_utc, system_clock
+from cashline.clock import parse_utc
 from cashline.services.alerts import deliver_now, run_alert_outbox
 from cashline.services.webhooks import process_message
 from chalicelib.payment_runtime import alert_runtime_for, api_alert_runtime, intake_runtime
-from chalicelib.runtime import scheduler_ready
+from chalicelib.runtime import handler_clock, scheduler_ready
 
 payment_handlers = Blueprint(__name__)
 
@@ -28,7 +28,7 @@ def webhook_event_received(event: SQSEvent) -> dict[str, Any]:
     runtime = intake_runtime()
 
     def apply(record: SQSRecord) -> None:
-        now = system_clock()
+        now = handler_clock()
         attempt = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount") or 1)
         _, alerts = process_message(record.body, runtime, now=now, delivery_attempt=attempt)
         deliver_now(alerts, api_alert_runtime(), now=now)

@@ -14,13 +14,10 @@ from cashline.schemas.common import ListQuery, OutputModel, PageOutput
 from cashline.schemas.payment_events import PaymentSource
 from cashline.schemas.payments import (
     AllocateRequest,
-    ConnectionOutput,
     ConnectionOutputItem,
     CreateConnectionRequest,
     Payment,
-    PaymentOutput,
     PaymentSettingsItem,
-    PaymentSettingsOutput,
     PaymentSettingsRequest,
     PaymentsQuery,
     RecordPaymentRequest,
@@ -62,13 +59,13 @@ def _connection_item(connection: Connection) -> ConnectionOutputItem:
     method="POST",
     summary="Connect a Stripe, GoCardless or PayPal account; answers with the webhook path to register",
     request=CreateConnectionRequest,
-    response=ConnectionOutput,
+    response=ConnectionOutputItem,
     role=Role.ADMIN,
     status=201,
     idempotent=True,
     tag=TAG,
 )
-def create_connection(call: Call[CreateConnectionRequest, Any]) -> ConnectionOutput:
+def create_connection(call: Call[CreateConnectionRequest, Any]) -> ConnectionOutputItem:
     body = call.body
     connection = connections.create(
         intake_runtime().secrets,
@@ -79,7 +76,7 @@ def create_connection(call: Call[CreateConnectionRequest, Any]) -> ConnectionOut
         api_key=body.api_key,
         now=call.now,
     )
-    return ConnectionOutput(connection=_connection_item(connection))
+    return _connection_item(connection)
 
 
 @api_route(
@@ -108,14 +105,12 @@ def list_connections(call: Call[Any, ListQuery]) -> PageOutput[ConnectionOutputI
     "/v1/processor-connections/{connection_id}",
     method="GET",
     summary="One processor connection",
-    response=ConnectionOutput,
+    response=ConnectionOutputItem,
     role=Role.READ_ONLY,
     tag=TAG,
 )
-def get_connection(call: Call[Any, Any]) -> ConnectionOutput:
-    return ConnectionOutput(
-        connection=_connection_item(connections.get(call.tenant_id, call.path["connection_id"]))
-    )
+def get_connection(call: Call[Any, Any]) -> ConnectionOutputItem:
+    return _connection_item(connections.get(call.tenant_id, call.path["connection_id"]))
 
 
 @api_route(
@@ -124,11 +119,11 @@ def get_connection(call: Call[Any, Any]) -> ConnectionOutput:
     method="POST",
     summary="Set a new webhook secret; the previous one stays valid for `previous_valid_hours`",
     request=RotateSecretRequest,
-    response=ConnectionOutput,
+    response=ConnectionOutputItem,
     role=Role.ADMIN,
     tag=TAG,
 )
-def rotate_secret(call: Call[RotateSecretRequest, Any]) -> ConnectionOutput:
+def rotate_secret(call: Call[RotateSecretRequest, Any]) -> ConnectionOutputItem:
     connection = connections.rotate(
         intake_runtime().secrets,
         call.tenant_id,
@@ -137,7 +132,7 @@ def rotate_secret(call: Call[RotateSecretRequest, Any]) -> ConnectionOutput:
         valid_hours=call.body.previous_valid_hours,
         now=call.now,
     )
-    return ConnectionOutput(connection=_connection_item(connection))
+    return _connection_item(connection)
 
 
 def _webhook(provider: str) -> Any:
@@ -169,13 +164,13 @@ for _provider in ("stripe", "gocardless", "paypal"):
     method="POST",
     summary="Record a payment by hand or from the bank-transfer channel (Idempotency-Key honoured)",
     request=RecordPaymentRequest,
-    response=PaymentOutput,
+    response=Payment,
     role=Role.FINANCE,
     status=201,
     idempotent=True,
     tag=TAG,
 )
-def record_payment(call: Call[RecordPaymentRequest, Any]) -> PaymentOutput:
+def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
     body = call.body
     ctx = payments.context_for(call.tenant_id, now=call.now, actor=actor_of(call))
     source = PaymentSource(body.source)
@@ -201,7 +196,7 @@ def record_payment(call: Call[RecordPaymentRequest, Any]) -> PaymentOutput:
         direction=body.direction,
     )
     deliver_now(ctx.committed_alerts, api_alert_runtime(), now=call.now)
-    return PaymentOutput(payment=payment)
+    return payment
 
 
 @api_route(
@@ -237,12 +232,12 @@ def list_payments(call: Call[Any, PaymentsQuery]) -> PageOutput[Payment]:
     "/v1/payments/{payment_id}",
     method="GET",
     summary="One payment with its allocations and history",
-    response=PaymentOutput,
+    response=Payment,
     role=Role.READ_ONLY,
     tag=TAG,
 )
-def get_payment(call: Call[Any, Any]) -> PaymentOutput:
-    return PaymentOutput(payment=payments.get_payment(call.tenant_id, call.path["payment_id"]))
+def get_payment(call: Call[Any, Any]) -> Payment:
+    return payments.get_payment(call.tenant_id, call.path["payment_id"])
 
 
 @api_route(
@@ -251,15 +246,15 @@ def get_payment(call: Call[Any, Any]) -> PaymentOutput:
     method="POST",
     summary="Apply a payment's unallocated money (held, or the payer's credit) to invoices",
     request=AllocateRequest,
-    response=PaymentOutput,
+    response=Payment,
     role=Role.FINANCE,
     idempotent=True,
     tag=TAG,
 )
-def allocate_payment(call: Call[AllocateRequest, Any]) -> PaymentOutput:
+def allocate_payment(call: Call[AllocateRequest, Any]) -> Payment:
     ctx = payments.context_for(call.tenant_id, now=call.now, actor=actor_of(call))
     shares = [(item.invoice_id, item.amount) for item in call.body.allocations]
-    return PaymentOutput(payment=payments.assign(ctx, call.path["payment_id"], shares))
+    return payments.assign(ctx, call.path["payment_id"], shares)
 
 
 def _settings_item(settings: PaymentSettings, *, secret: str | None = None) -> PaymentSettingsItem:
@@ -279,12 +274,12 @@ def _settings_item(settings: PaymentSettings, *, secret: str | None = None) -> P
     "/v1/payment-settings",
     method="GET",
     summary="Allocation rule, alert thresholds, finance contacts, outbound webhook",
-    response=PaymentSettingsOutput,
+    response=PaymentSettingsItem,
     role=Role.READ_ONLY,
     tag=TAG,
 )
-def get_settings(call: Call[Any, Any]) -> PaymentSettingsOutput:
-    return PaymentSettingsOutput(settings=_settings_item(get_payment_settings(call.tenant_id)))
+def get_settings(call: Call[Any, Any]) -> PaymentSettingsItem:
+    return _settings_item(get_payment_settings(call.tenant_id))
 
 
 @api_route(
@@ -294,11 +289,11 @@ def get_settings(call: Call[Any, Any]) -> PaymentSettingsOutput:
     summary="Set the allocation rule, alert thresholds, finance contacts and outbound webhook "
     "(send the version you read; a new webhook URL answers with its signing secret, once)",
     request=PaymentSettingsRequest,
-    response=PaymentSettingsOutput,
+    response=PaymentSettingsItem,
     role=Role.ADMIN,
     tag=TAG,
 )
-def put_settings(call: Call[PaymentSettingsRequest, Any]) -> PaymentSettingsOutput:
+def put_settings(call: Call[PaymentSettingsRequest, Any]) -> PaymentSettingsItem:
     saved, secret = payments.update_settings(
         call.tenant_id,
         call.body,
@@ -306,7 +301,7 @@ def put_settings(call: Call[PaymentSettingsRequest, Any]) -> PaymentSettingsOutp
         allow_private=api_ready_allows_private(),
         now=call.now,
     )
-    return PaymentSettingsOutput(settings=_settings_item(saved, secret=secret))
+    return _settings_item(saved, secret=secret)
 
 
 def api_ready_allows_private() -> bool:

@@ -11,9 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, SQSEvent
 
-from cashline.clock import system_clock
 from cashline.services.documents import check_upload, store_for
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, handler_clock
 
 queues = Blueprint(__name__)
 
@@ -29,7 +28,7 @@ def document_uploaded(event: SQSEvent) -> dict[str, Any]:
         notification = json.loads(record.body)
         for entry in notification.get("Records", []):  # S3 also sends an "s3:TestEvent" without records
             if str(entry.get("eventName", "")).startswith("ObjectCreated"):
-                check_upload(store, entry["s3"]["object"]["key"], now=system_clock())
+                check_upload(store, entry["s3"]["object"]["key"], now=handler_clock())
 
     response = process_partial_response(
         event=event.to_dict(),

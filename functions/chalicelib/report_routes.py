@@ -30,6 +30,7 @@ from cashline.schemas.insight import (
     FxQuery,
     FxRateOutput,
     FxRatesOutput,
+    FxRatesRequest,
     MethodOutput,
     RiskList,
     RiskOutput,
@@ -244,6 +245,8 @@ def flagged(call: Call[Any, ListQuery]) -> RiskList:
     "/v1/fx-rates",
     method="POST",
     summary="Store exchange rates: the ECB reference-rate XML, or JSON {date, rates: [{base, quote, rate}]}",
+    # Documents the JSON form; the service reads it (with the XML form) from the raw body.
+    request=FxRatesRequest,
     response=FxRatesOutput,
     role=Role.FINANCE,
     accepts=("application/xml", "text/xml", "application/json"),
@@ -279,7 +282,8 @@ def get_rates(call: Call[Any, FxQuery]) -> FxList:
     "closing balance, aging; answers with a short-lived download link",
     request=StatementRequest,
     response=StatementOutput,
-    role=Role.READ_ONLY,
+    # finance: the statement is written to S3 (a document that is kept), so it is a write, not a read.
+    role=Role.FINANCE,
     status=201,
     tag=TAG,
 )

@@ -1,4 +1,5 @@
-"""Cold-start wiring, done on the first event rather than at import.
+"""Cold-start wiring, done on the first event rather than at import; and the clock of handlers whose
+event carries no time of its own.
 
 `chalice package` imports app.py to discover routes without any environment, so settings are
 validated (and the table bound) on the first invocation of each Lambda instead.
@@ -6,8 +7,13 @@ validated (and the table bound) on the first invocation of each Lambda instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
 
+from cashline.clock import Clock, system_clock
 from cashline.config import (
     ApiSettings,
     SchedulerSettings,
@@ -16,6 +22,41 @@ from cashline.config import (
     scheduler_settings,
 )
 from cashline.dal.table import bind_from_settings
+
+
+class HandlerClock:
+    """`now` for API requests and queue messages: the system clock unless a caller sets another.
+
+    Schedules take their instant from the EventBridge event's `time`; a request or an SQS message
+    has no such field that means "now", so tests (and the local cloud) pass the instant in here:
+    for the whole process with `replace`, or for one call on this thread with `during`.
+    """
+
+    def __init__(self) -> None:
+        self._process: Clock = system_clock
+        # A context variable, not a global: concurrent requests in one process (the local server, a
+        # concurrency test) may each run at their own instant.
+        self._call: ContextVar[Clock | None] = ContextVar("cashline_call_clock", default=None)
+
+    def __call__(self) -> datetime:
+        return (self._call.get() or self._process)()
+
+    def replace(self, clock: Clock) -> Clock:
+        """Set the process-wide clock; returns the one it replaced, to put back afterwards."""
+        previous, self._process = self._process, clock
+        return previous
+
+    @contextmanager
+    def during(self, clock: Clock) -> Iterator[None]:
+        """Use `clock` for the calls made inside this block (on this thread or task) only."""
+        token = self._call.set(clock)
+        try:
+            yield
+        finally:
+            self._call.reset(token)
+
+
+handler_clock = HandlerClock()
 
 
 @lru_cache(maxsize=1)

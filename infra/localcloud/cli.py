@@ -47,12 +47,30 @@ def _cmd_run(args: argparse.Namespace) -> None:
     run(args.port)
 
 
-def _cmd_tick(args: argparse.Namespace) -> None:
+class UsageError(Exception):
+    """A command line that cannot mean anything; printed with the usage hint, exit status 2."""
+
+
+def _instant(text: str) -> datetime:
+    """`--at`: an ISO 8601 instant with its offset; anything else is a usage error, not a traceback."""
     from cashline.clock import parse_utc
-    from localcloud.handlers import dump, fire_schedule, fire_schedules
+
+    try:
+        return parse_utc(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 instant with a time zone, e.g. 2027-01-05T09:00:00Z"
+        ) from None
+
+
+def _cmd_tick(args: argparse.Namespace) -> None:
+    from localcloud.handlers import dump, fire_schedule, fire_schedules, schedules
 
     app = _wired_app()
-    at = parse_utc(args.at) if args.at else datetime.now(UTC)
+    names = [schedule.name for schedule in schedules(app)]
+    if args.schedule and args.schedule not in names:
+        raise UsageError(f"no schedule {args.schedule!r}; the schedules are {', '.join(names)}")
+    at: datetime = args.at or datetime.now(UTC)
     results = (
         {args.schedule: fire_schedule(app, args.schedule, at)} if args.schedule else fire_schedules(app, at)
     )
@@ -98,9 +116,10 @@ def _cmd_key_revoke(args: argparse.Namespace) -> None:
 
 
 def _cmd_key_list(args: argparse.Namespace) -> None:
-    from cashline.services.access import list_api_keys
+    from cashline.services.access import get_tenant, list_api_keys
 
     _wired_app()
+    get_tenant(args.tenant)  # an unknown tenant is an error (not_found), not an empty list
     cursor: str | None = None
     while True:
         page = list_api_keys(args.tenant, limit=100, starting_after=cursor)
@@ -120,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     tick = commands.add_parser("tick", help="run every scheduled handler once, as if at --at")
-    tick.add_argument("--at", help="ISO 8601 UTC instant, e.g. 2027-01-05T09:00:00Z (default: now)")
+    tick.add_argument(
+        "--at",
+        type=_instant,
+        help="ISO 8601 instant with a time zone, e.g. 2027-01-05T09:00:00Z (default: now). What a tick in "
+        "the future does stays done (overdue, reminders, debits) until the local cloud restarts",
+    )
     tick.add_argument("--schedule", help="only this schedule")
     tick.set_defaults(handler=_cmd_tick)
 
@@ -161,12 +185,17 @@ def _logs_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from cashline.errors import CashlineError
 
     _logs_to_stderr()
     try:
         args.handler(args)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"cashline: {exc}", file=sys.stderr)
+        return 2
     except LocalCloudError as exc:
         print(f"cashline: {exc}", file=sys.stderr)
         return 2

@@ -65,7 +65,7 @@ class LocalCloud:
         self.paypal.ensure()
         try:
             self._dynamodb = start_dynamodb_local(self.dynamodb_port)
-            wait_for_port(self.moto_port, timeout_s=15)
+            wait_for_port(self.moto_port, timeout_s=120)  # a bound, not a speed target
             self.create_resources()
         except BaseException:
             self.stop()

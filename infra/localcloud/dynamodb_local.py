@@ -59,7 +59,11 @@ def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen[byte
 
 
 def start_dynamodb_local(port: int) -> subprocess.Popen[bytes]:
-    """Start DynamoDB Local in memory on 127.0.0.1:`port`; the caller stops it."""
+    """Start DynamoDB Local in memory on `port`; the caller stops it.
+
+    The jar has no option to choose the address it binds: it listens on every interface (the
+    README says so). Everything here talks to it through 127.0.0.1.
+    """
     jar = find_jar()
     LOCAL_STATE.mkdir(exist_ok=True)
     log = (LOCAL_STATE / f"dynamodb-local-{port}.log").open("wb")
@@ -71,6 +75,8 @@ def start_dynamodb_local(port: int) -> subprocess.Popen[bytes]:
             "-jar",
             str(jar),
             "-inMemory",
+            # A local tool reports nothing to AWS (and needs no network beyond loopback).
+            "-disableTelemetry",
             "-port",
             str(port),
         ],
@@ -79,7 +85,9 @@ def start_dynamodb_local(port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(port, timeout_s=30, process=process)
+        # A bound for a stuck JVM, not a speed target: on a loaded 2-CPU machine the JVM can take
+        # over a minute to listen, and a test run must not fail for being slow.
+        wait_for_port(port, timeout_s=300, process=process)
     except LocalCloudError:
         process.kill()
         raise

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalice.app import Chalice, UnauthorizedError
@@ -24,6 +26,8 @@ from chalice.local import (
     NotAuthorizedError,
 )
 
+from localcloud.handlers import clock_at
+
 _GATEWAY_ERRORS = {
     401: ("unauthorized", "missing, unknown, revoked or expired API key", "Authorization"),
     403: ("forbidden", "access denied", None),
@@ -31,6 +35,13 @@ _GATEWAY_ERRORS = {
 }
 
 _UNKNOWN_ROUTE_MARKERS = (b"Missing Authentication Token", b"Authorization header requires")
+
+# As template.yaml's GatewayResponses answer: JSON, never cached.
+_ERROR_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+# The id of the request being handled: set before Chalice builds the event, so that an answer the
+# gateway gives itself (a 401) carries the same id the route would have seen.
+_REQUEST_ID: ContextVar[str] = ContextVar("gateway_request_id", default="")
 
 
 class _ApiGatewayAuthorizer(LocalGatewayAuthorizer):
@@ -53,7 +64,7 @@ class GatewayResponse:
         return json.loads(self.body)
 
 
-def _gateway_error(error: LocalGatewayException) -> GatewayResponse:
+def _gateway_error(error: LocalGatewayException, request_id: str) -> GatewayResponse:
     status = error.CODE
     # Chalice's local gateway answers an unknown route with 403 "Missing Authentication Token"
     # (or, with an Authorization header, a SigV4 complaint), as API Gateway does; the
@@ -61,9 +72,23 @@ def _gateway_error(error: LocalGatewayException) -> GatewayResponse:
     chalice_body = error.body or b""
     if status == 403 and any(marker in chalice_body for marker in _UNKNOWN_ROUTE_MARKERS):
         status = 404
+    return _answer_of_gateway(status, request_id)
+
+
+def _answer_of_gateway(status: int, request_id: str) -> GatewayResponse:
     error_type, message, field = _GATEWAY_ERRORS.get(status, ("error", "request refused", None))
-    body = {"error": {"type": error_type, "message": message, "field": field, "request_id": None}}
-    return GatewayResponse(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+    # The template's GatewayResponses fill request_id from $context.requestId, as here.
+    body = {"error": {"type": error_type, "message": message, "field": field, "request_id": request_id}}
+    return GatewayResponse(status, _ERROR_HEADERS, json.dumps(body).encode())
+
+
+def _lambda_response(answer: GatewayResponse) -> dict[str, Any]:
+    return {
+        "statusCode": answer.status_code,
+        "headers": dict(answer.headers),
+        "multiValueHeaders": {},
+        "body": answer.body.decode(),
+    }
 
 
 def thread_safe(app: Chalice) -> Chalice:
@@ -86,29 +111,42 @@ class ApiGateway(LocalGateway):
     def _generate_lambda_event(self, method: str, path: str, headers: Any, body: Any) -> Any:
         event = super()._generate_lambda_event(method, path, headers, body)
         # API Gateway gives every request an id; logs and error bodies carry it.
-        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        event["requestContext"]["requestId"] = _REQUEST_ID.get() or str(uuid.uuid4())
         return event
 
     def handle_request(self, method: str, path: str, headers: Any, body: Any) -> Any:
+        request_id = str(uuid.uuid4())
+        token = _REQUEST_ID.set(request_id)
         try:
-            return super().handle_request(method, path, headers, body)
+            response: dict[str, Any] = super().handle_request(method, path, headers, body)
         except LocalGatewayException as error:
-            converted = _gateway_error(error)
-            return {
-                "statusCode": converted.status_code,
-                "headers": converted.headers,
-                "multiValueHeaders": {},
-                "body": converted.body.decode(),
-            }
+            response = _lambda_response(_gateway_error(error, request_id))
+        finally:
+            _REQUEST_ID.reset(token)
+        if response["statusCode"] == 405 and "MethodNotAllowedError" in str(response.get("body")):
+            # Chalice's own 405 is for a method no view takes (HEAD): API Gateway has no such method
+            # either and answers MISSING_AUTHENTICATION_TOKEN, which the template makes our 404.
+            response = _lambda_response(_answer_of_gateway(404, request_id))
+        # API Gateway names the request in every answer, as here.
+        response["headers"] = {**(response.get("headers") or {}), "x-amzn-RequestId": request_id}
+        return response
 
     def call(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        at: datetime | None = None,
     ) -> GatewayResponse:
-        """One request, in process, as the deployed API would answer it."""
+        """One request, in process, as the deployed API would answer it; at the instant `at` when
+        given (authorizer and route both see it), else at the app's clock."""
         lowered = {name.lower(): value for name, value in (headers or {}).items()}
         if body is not None and "content-type" not in lowered:
             lowered["content-type"] = "application/json"
-        response = self.handle_request(method.upper(), path, lowered, body)
+        with clock_at(at):
+            response = self.handle_request(method.upper(), path, lowered, body)
         raw = response.get("body") or b""
         return GatewayResponse(
             status_code=int(response["statusCode"]),

@@ -1,7 +1,8 @@
 """Invoke the Chalice app's scheduled and queued handlers with the events Lambda would pass them.
 
 `cashline tick --at` and the runner's own clock both go through `fire_schedules`, so a tick in a
-test, a demo or support is the same code path as the one the clock drives.
+test, a demo or support is the same code path as the one the clock drives. Every invocation can be
+given its instant (`at`), so tests never depend on the wall clock or on how fast the machine is.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ import importlib
 import json
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Cron, Rate, ScheduledEventConfig, ScheduleExpression, SQSEventConfig
 from chalice.local import LambdaContext
 from croniter import croniter
 
+from cashline.clock import Clock, fixed_clock
 from localcloud.paths import FUNCTIONS
+
+if TYPE_CHECKING:
+    from chalicelib.runtime import HandlerClock
 
 ACCOUNT = "123456789012"
 REGION = "eu-central-1"
@@ -38,6 +45,28 @@ def wire_app_to_environment() -> None:
     runtime = importlib.import_module("chalicelib.runtime")
     runtime.reset()
     runtime.api_ready()
+
+
+def _handler_clock() -> HandlerClock:
+    # chalicelib is importable once load_app has put the Chalice project on the path.
+    clock: HandlerClock = importlib.import_module("chalicelib.runtime").handler_clock
+    return clock
+
+
+def set_handler_clock(clock: Clock) -> Clock:
+    """Make `clock` the app's "now" for requests and queue messages, process-wide; returns the clock
+    it replaced (put it back when done)."""
+    return _handler_clock().replace(clock)
+
+
+@contextmanager
+def clock_at(at: datetime | None) -> Iterator[None]:
+    """Inside this block, on this thread, the app's handlers run as if it were `at` (None: unchanged)."""
+    if at is None:
+        yield
+        return
+    with _handler_clock().during(fixed_clock(at)):
+        yield
 
 
 def lambda_context(function_name: str, timeout_s: int = 30) -> LambdaContext:
@@ -132,7 +161,9 @@ def queue_handlers(app: Chalice) -> dict[str, str]:
 
 def fire_schedule(app: Chalice, schedule_name: str, at: datetime) -> Any:
     handler = app.handler_map[schedule_name]
-    return handler(scheduled_event(schedule_name, at), lambda_context(schedule_name))
+    # The handler takes its instant from the event; what it calls (a mailer's Date) sees the same.
+    with clock_at(at):
+        return handler(scheduled_event(schedule_name, at), lambda_context(schedule_name))
 
 
 def fire_schedules(app: Chalice, at: datetime) -> dict[str, Any]:
@@ -140,10 +171,14 @@ def fire_schedules(app: Chalice, at: datetime) -> dict[str, Any]:
     return {schedule.name: fire_schedule(app, schedule.name, at) for schedule in schedules(app)}
 
 
-def deliver_queue_batch(app: Chalice, queue_name: str, messages: list[dict[str, Any]]) -> list[str]:
-    """Hand a batch to the queue's handler; returns the message ids it reported as failed."""
+def deliver_queue_batch(
+    app: Chalice, queue_name: str, messages: list[dict[str, Any]], *, at: datetime | None = None
+) -> list[str]:
+    """Hand a batch to the queue's handler, processed at `at` (default: the app's clock); returns the
+    message ids it reported as failed."""
     handler_name = queue_handlers(app)[queue_name]
-    result = app.handler_map[handler_name](sqs_event(queue_name, messages), lambda_context(handler_name))
+    with clock_at(at):
+        result = app.handler_map[handler_name](sqs_event(queue_name, messages), lambda_context(handler_name))
     failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
     return [failure["itemIdentifier"] for failure in failures]
 

@@ -116,6 +116,8 @@ def seed_demo(now: datetime) -> DemoTenant:
     customers = [create_counterparty(tenant.tenant_id, c, now=now).counterparty for c in CUSTOMERS]
     suppliers = [create_counterparty(tenant.tenant_id, s, now=now).counterparty for s in SUPPLIERS]
     today = now.date()
+    # The campaign first: the receivables created overdue enter it with their creation.
+    _seed_insight(tenant.tenant_id, now)
     for who, number, currency, lines, issued_ago, terms, status in RECEIVABLES:
         issued = today - timedelta(days=issued_ago)
         view = create_invoice(
@@ -168,7 +170,6 @@ def seed_demo(now: datetime) -> DemoTenant:
         now=now,
     )
     _seed_payments(tenant.tenant_id, customers[0].counterparty_id, now)
-    _seed_insight(tenant.tenant_id, now)
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")
@@ -255,7 +256,7 @@ def _seed_payments(tenant_id: str, customer_id: str, now: datetime) -> None:
 
 def _seed_insight(tenant_id: str, now: datetime) -> None:
     """Today's exchange rates (the reports' base-currency figures) and a default collection campaign:
-    the overdue demo invoices enter it at the next hourly overdue check."""
+    the demo invoices created overdue enter it at once, the others when they fall overdue."""
     from decimal import Decimal
 
     from cashline.dal.fx_repository import save_rates

@@ -23,6 +23,12 @@ class UnsupportedMediaTypeError(CashlineError):
     error_type = "unsupported_media_type"
 
 
+class PayloadTooLargeError(CashlineError):
+    """A body, or what it decompresses to, beyond a stated limit (the message names the limit)."""
+
+    error_type = "payload_too_large"
+
+
 class UnprocessableError(CashlineError):
     """Well-formed input that breaks a business rule (e.g. an EN 16931 rule)."""
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from chalice.config import Config
 from chalice.local import LocalDevServer
 
+from cashline.clock import fixed_clock
 from localcloud import browser
 from localcloud.cloud import LocalCloud
 from localcloud.gateway import ApiGatewayRequestHandler, thread_safe
+from localcloud.handlers import set_handler_clock
+from tests.utils import FROZEN_NOW
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
@@ -46,6 +51,18 @@ def browser_paths() -> browser.Browser:
         _unavailable(browser.missing_reason())
     assert found is not None
     return found
+
+
+@pytest.fixture
+def dashboard_now(local_cloud: LocalCloud) -> Iterator[datetime]:
+    """The instant the dashboard's test runs the app at: FROZEN_NOW's day in Berlin at 11:00, inside
+    the collection's sending hours (09:00-18:00), so a call step falls due today whatever time of
+    day CASHLINE_TEST_NOW names. The live server's requests run in this process and see it too."""
+    day = FROZEN_NOW.astimezone(ZoneInfo("Europe/Berlin")).date()
+    instant = datetime.combine(day, time(11, 0), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    previous = set_handler_clock(fixed_clock(instant))
+    yield instant
+    set_handler_clock(previous)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +111,8 @@ def driver(browser_paths: browser.Browser, tmp_path: Path) -> Iterator[Any]:
     ):
         options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The console, and Chrome's network events: every answer the page gets, with its status.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     service = Service(
         executable_path=browser_paths.chromedriver, log_output=str(tmp_path / "chromedriver.log")
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from cashline.domain.access import Role
 from cashline.services.access import create_api_key
-from tests.utils import Api, TestTenant, error_of
+from tests.utils import FROZEN_NOW, Api, TestTenant, error_of
 
 
 def test_no_key_or_a_wrong_key_gets_401_in_the_api_error_shape(api: Api, tenant: TestTenant) -> None:
@@ -39,9 +39,11 @@ def test_revoking_twice_is_harmless_and_a_key_cannot_revoke_itself(api: Api, ten
 
 
 def test_an_expired_key_gets_401(api: Api, tenant: TestTenant) -> None:
-    long_ago = datetime.now(UTC) - timedelta(days=40)
+    # The authorizer is asked at fixed instants (api.at), either side of the key's expiry.
+    long_ago = FROZEN_NOW - timedelta(days=40)
     expired = create_api_key(tenant.tenant_id, name="old", role=Role.ADMIN, now=long_ago, expires_in_days=30)
-    assert api.get("/v1/tenant", key=expired.secret).status_code == 401
+    assert api.at(long_ago + timedelta(days=29)).get("/v1/tenant", key=expired.secret).status_code == 200
+    assert api.at(FROZEN_NOW).get("/v1/tenant", key=expired.secret).status_code == 401
 
 
 def test_a_read_only_key_cannot_write(api: Api, tenant: TestTenant) -> None:

@@ -686,7 +686,8 @@ def test_more_than_5000_rows_is_refused_before_anything_is_written(api: Api, ten
 
     response = post_csv(api, tenant.finance, "counterparties", "\n".join(lines).encode())
 
-    assert response.status_code == 400, response.body
+    assert response.status_code == 413, response.body
+    assert error_of(response)["type"] == "payload_too_large"
     assert error_of(response)["field"] == "body"
     assert "5000" in error_of(response)["message"]
     assert counterparties_of(api, tenant.read_only) == []

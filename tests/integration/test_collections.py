@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,11 +16,14 @@ from pypdf import PdfReader
 from cashline.dal.schedule_records import ScheduleRepository
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import fire_schedule
-from tests.utils import Api, TestTenant, error_of
+from tests.utils import FROZEN_NOW, Api, TestTenant, error_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
-TODAY = datetime.now(UTC).date()
+TODAY = FROZEN_NOW.date()
 SCHEDULES = ("invoice_overdue_check", "collection_steps", "task_reminders")
+
+# Requests and queued messages are handled at FROZEN_NOW; time then moves only by the ticks fired.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def after_every_cursor() -> date:

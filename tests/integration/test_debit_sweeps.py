@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,10 +26,10 @@ from cashline.dal.schedule_records import ScheduleRepository
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import fire_schedule
 from localcloud.processor_standin import CreatedPayment
-from tests.utils import Api, TestTenant
+from tests.utils import FROZEN_NOW, Api, TestTenant
 
 BERLIN = ZoneInfo("Europe/Berlin")
-TODAY = datetime.now(BERLIN).date()  # the tenants' (real) today: bills are issued on it
+TODAY = FROZEN_NOW.astimezone(BERLIN).date()  # the tenants' today: bills are issued on it
 PAYOUTS, DEBITS, REMINDERS = "financing_payouts", "installment_debits", "debit_reminders"
 # The sweeps run far in the future: no plan made elsewhere around the real date is ever swept here.
 FLOOR = date(2040, 1, 9)
@@ -41,6 +41,9 @@ GERMAN_MONTHS = (
 )
 
 _last_fired: dict[str, datetime] = {}
+
+# Requests and queued webhooks are handled at FROZEN_NOW; the sweeps at the instants fired.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def next_day(schedule: str) -> date:
@@ -722,7 +725,8 @@ def test_a_failed_debit_by_webhook_schedules_the_retry_and_alerts_finance(
     drain(local_cloud, chalice_app)
     after = get_plan(api, tenant, plan["id"])["installments"][0]
     assert (after["status"], after["attempt"]) == ("retrying", 2)
-    fire_schedule(chalice_app, "alert_deliveries", datetime.now(UTC) + timedelta(minutes=2))
+    # The alert was raised at FROZEN_NOW (the webhook's processing); the outbox sweep delivers it.
+    fire_schedule(chalice_app, "alert_deliveries", FROZEN_NOW + timedelta(minutes=2))
     mails = [json.loads(p.read_text()) for p in local_cloud.outbox_dir.glob("*.json")]
     alerts = [m for m in mails if m["to"] == finance]
     assert len(alerts) == 1 and alerts[0]["subject"] == "A debit failed"

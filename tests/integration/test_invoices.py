@@ -6,15 +6,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from localcloud.handlers import fire_schedule
-from tests.utils import Api, TestTenant, error_of
+from tests.utils import FROZEN_NOW, Api, TestTenant, error_of
 
-TODAY = datetime.now(UTC).date()
+TODAY = FROZEN_NOW.date()
+BERLIN = ZoneInfo("Europe/Berlin")  # the test tenants' zone
+
+# The app runs at FROZEN_NOW here (requests; schedules at the instants fired): "overdue", "days past due"
+# and the filters' dates come out the same whatever day the suite runs on.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def _invoice(api: Api, tenant: TestTenant, **fields: Any) -> dict[str, Any]:
@@ -229,16 +235,15 @@ def test_totals_follow_every_change_per_direction_and_currency(api: Api, tenant:
 def test_an_invoice_becomes_overdue_the_day_after_its_due_date_in_the_tenants_zone(
     api: Api, tenant: TestTenant, chalice_app: Any
 ) -> None:
-    # Due in the future (checked against the real clock at creation), then time is driven by ticks.
+    # Due in the future (at FROZEN_NOW, when it is created), then time is driven by ticks.
     due = TODAY + timedelta(days=400)
     created = _invoice(api, tenant, number="OD-1", due_date=str(due), amount_due=5000)
     other = _invoice(api, tenant, number="OD-2", due_date=str(due + timedelta(days=1)), amount_due=700)
-    # Berlin is UTC+1 in winter: the day after the due date starts at 23:00 UTC on the due date.
-    before = datetime(due.year, due.month, due.day, 21, 0, tzinfo=UTC)
-    after = datetime(due.year, due.month, due.day, 23, 0, tzinfo=UTC)
-    if due.month in (4, 5, 6, 7, 8, 9):  # summer time: UTC+2
-        before, after = before - timedelta(hours=1), after - timedelta(hours=1)
-    assert fire_schedule(chalice_app, "invoice_overdue_check", before)["invoices_overdue"] == 0
+    # The day after the due date starts at midnight in Berlin (22:00 or 23:00 UTC on the due date).
+    after = datetime.combine(due + timedelta(days=1), time(0, 0), tzinfo=BERLIN).astimezone(UTC)
+    before = after - timedelta(hours=2)
+    # Other tests' invoices may fall due by then too: what counts is that this one stays open.
+    assert fire_schedule(chalice_app, "invoice_overdue_check", before)["claimed"] is True
     assert api.get(f"/v1/invoices/{created['id']}", key=tenant.read_only).json()["status"] == "open"
 
     result = fire_schedule(chalice_app, "invoice_overdue_check", after)
@@ -265,7 +270,7 @@ def test_an_invoice_created_after_its_due_date_is_overdue_with_days_past_due(
         api, tenant, issue_date=str(TODAY - timedelta(days=60)), due_date=str(TODAY - timedelta(days=30))
     )
     assert created["status"] == "overdue"
-    assert created["days_past_due"] in (29, 30, 31)  # the tenant's calendar day may differ from UTC's
+    assert created["days_past_due"] == 30  # FROZEN_NOW is the same calendar day in Berlin and in UTC
 
 
 def _ids(response: Any) -> set[str]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,25 +17,30 @@ from typing import Any, ClassVar
 import pytest
 import stripe
 
-from cashline.adapters.outbound_webhooks import SIGNATURE_HEADER, verify
+from cashline.adapters.outbound_webhooks import RETRY_SCHEDULE, SIGNATURE_HEADER, verify
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import deliver_queue_batch, fire_schedule
 from localcloud.template import local_name
 from tests.payment_utils import connect, credit_of, drain, get_invoice, invoice, queue_url, settings
-from tests.utils import Api, TestTenant, error_of
+from tests.utils import FROZEN_NOW, Api, TestTenant, error_of
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks"
 QUEUE = "cashline-webhook-events"
 STRIPE_SECRET = "whsec_test_cashline_0001"
-TODAY = datetime.now(UTC).date()
+TODAY = FROZEN_NOW.date()
+NOW_S = int(FROZEN_NOW.timestamp())  # events are created, signed and verified at the same fixed instant
+
+# Every request and queued event here is handled at FROZEN_NOW: signatures, retries and dates do not
+# depend on the wall clock or on how long the test takes.
+pytestmark = pytest.mark.usefixtures("frozen_now")
 
 
 def stripe_event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> bytes:
     event = {
-        "id": event_id or f"evt_{time.time_ns()}",
+        "id": event_id or f"evt_{uuid.uuid4().hex}",
         "object": "event",
         "type": event_type,
-        "created": int(time.time()),
+        "created": NOW_S,
         "data": {"object": obj},
         "livemode": False,
         "api_version": "2024-06-20",
@@ -50,7 +55,7 @@ def intent(pi: str, amount: int, **metadata: str) -> dict[str, Any]:
         "amount": amount,
         "amount_received": amount,
         "currency": "eur",
-        "created": int(time.time()),
+        "created": NOW_S,
         "customer": "cus_test_1",
         "payment_method_types": ["card"],
         "metadata": metadata,
@@ -61,7 +66,9 @@ def intent(pi: str, amount: int, **metadata: str) -> dict[str, Any]:
 def post_stripe(
     api: Api, connection: dict[str, Any], body: bytes, secret: str = STRIPE_SECRET, **kw: Any
 ) -> Any:
-    header = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, **kw)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body.decode(), secret, **{"timestamp": NOW_S, **kw}
+    )
     return api.post(
         connection["webhook_path"],
         raw_body=body,
@@ -183,7 +190,7 @@ def test_refunds_chargebacks_and_late_failures_reopen_what_was_paid(
             "amount_refunded": total,
             "currency": "eur",
             "refunded": total == 10000,
-            "created": int(time.time()),
+            "created": NOW_S,
         }
         return stripe_event("charge.refunded", charge)
 
@@ -213,7 +220,7 @@ def test_refunds_chargebacks_and_late_failures_reopen_what_was_paid(
         "currency": "eur",
         "reason": "fraudulent",
         "status": "needs_response",
-        "created": int(time.time()),
+        "created": NOW_S,
     }
     post_stripe(api, connection, stripe_event("charge.dispute.created", dispute))
     drain(local_cloud, chalice_app)
@@ -236,7 +243,7 @@ def test_a_refund_delivered_before_its_payment_waits_for_it(
         "amount_refunded": 2000,
         "currency": "eur",
         "refunded": False,
-        "created": int(time.time()),
+        "created": NOW_S,
     }
     post_stripe(api, connection, stripe_event("charge.refunded", charge))
     assert drain(local_cloud, chalice_app, allow_failures=True) == 0  # back on the queue
@@ -281,18 +288,18 @@ def test_bad_signatures_are_refused_and_leave_no_trace(
     connection = connect(api, tenant, "stripe", STRIPE_SECRET)
     body = stripe_event("payment_intent.succeeded", intent("pi_bad", 100))
     tampered = body.replace(b"100", b"999")
-    header = stripe.WebhookSignature.generate_signature_header(body.decode(), STRIPE_SECRET)
+    header = stripe.WebhookSignature.generate_signature_header(body.decode(), STRIPE_SECRET, timestamp=NOW_S)
     cases = [
         {"Stripe-Signature": header, "body": tampered},
         {
             "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(
-                body.decode(), "whsec_wrong_one1"
+                body.decode(), "whsec_wrong_one1", timestamp=NOW_S
             ),
             "body": body,
         },
         {
             "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(
-                body.decode(), STRIPE_SECRET, timestamp=int(time.time()) - 301
+                body.decode(), STRIPE_SECRET, timestamp=NOW_S - 301
             ),
             "body": body,
         },
@@ -336,7 +343,7 @@ def test_a_rotated_secret_keeps_the_previous_one_valid_for_a_while(api: Api, ten
         json_body={"webhook_secret": "whsec_new_secret_2", "previous_valid_hours": 24},
     )
     assert rotated.status_code == 200, rotated.body
-    assert rotated.json()["connection"]["secret_hint"] == "...et_2"
+    assert rotated.json()["secret_hint"] == "...et_2"
     body = stripe_event("payment_intent.processing", intent("pi_rot", 100))
     assert post_stripe(api, connection, body, secret=STRIPE_SECRET).status_code == 200
     assert post_stripe(api, connection, body, secret="whsec_new_secret_2").status_code == 200
@@ -413,12 +420,15 @@ def test_real_paypal_bodies_signed_as_paypal_does(
 ) -> None:
     connection = connect(api, tenant, "paypal", "WH-LOCAL-0001")
     body = (CORPUS / "paypal" / name).read_bytes()
-    headers = {**local_cloud.paypal.headers(body, "WH-LOCAL-0001"), "Content-Type": "application/json"}
+    headers = {
+        **local_cloud.paypal.headers(body, "WH-LOCAL-0001", at=FROZEN_NOW),
+        "Content-Type": "application/json",
+    }
     assert api.post(connection["webhook_path"], raw_body=body, headers=headers).status_code == 200
     tampered = api.post(connection["webhook_path"], raw_body=body + b" ", headers=headers)
     assert tampered.status_code == 400
     other_webhook = {
-        **local_cloud.paypal.headers(body, "WH-SOMEONE-ELSE"),
+        **local_cloud.paypal.headers(body, "WH-SOMEONE-ELSE", at=FROZEN_NOW),
         "Content-Type": "application/json",
     }
     assert api.post(connection["webhook_path"], raw_body=body, headers=other_webhook).status_code == 400
@@ -496,7 +506,7 @@ def test_a_large_payment_and_a_chargeback_alert_by_event_email_and_signed_webhoo
     )
     secret = saved["webhook_secret"]
     assert secret and secret.startswith("whsec_")
-    assert api.get("/v1/payment-settings", key=tenant.read_only).json()["settings"]["webhook_secret"] is None
+    assert api.get("/v1/payment-settings", key=tenant.read_only).json()["webhook_secret"] is None
 
     inv = invoice(api, tenant, "BIG-1", 90000)
     response = api.post(
@@ -507,7 +517,7 @@ def test_a_large_payment_and_a_chargeback_alert_by_event_email_and_signed_webhoo
     assert response.status_code == 201
 
     mails = [json.loads(p.read_text()) for p in local_cloud.outbox_dir.glob("*.json")]
-    assert any(m["to"] == "cfo@example.com" and "90000" in m["text"] for m in mails)
+    assert any(m["to"] == "cfo@example.com" and "Amount: 900,00 €" in m["text"] for m in mails)
     bus_messages = sqs.receive_message(QueueUrl=seen, MaxNumberOfMessages=10, WaitTimeSeconds=2).get(
         "Messages", []
     )
@@ -516,9 +526,13 @@ def test_a_large_payment_and_a_chargeback_alert_by_event_email_and_signed_webhoo
     assert details[0]["detail"]["tenant_id"] == tenant.tenant_id
 
     # The webhook failed once (500): the outbox sweep retries it when it falls due, then it arrives.
+    # The payment was handled at FROZEN_NOW, so the retry is due exactly RETRY_SCHEDULE[0] later.
     assert _Receiver.received == []
-    fire_schedule(chalice_app, "alert_deliveries", datetime.now(UTC) + timedelta(seconds=45))
+    retry_at = FROZEN_NOW + RETRY_SCHEDULE[0]
+    fire_schedule(chalice_app, "alert_deliveries", retry_at - timedelta(seconds=1))
+    assert _Receiver.received == []  # not yet due
+    fire_schedule(chalice_app, "alert_deliveries", retry_at)
     [(headers, body)] = _Receiver.received
-    assert verify(secret, body, headers[SIGNATURE_HEADER], now=int(time.time()))
+    assert verify(secret, body, headers[SIGNATURE_HEADER], now=int(retry_at.timestamp()))
     assert json.loads(body)["type"] == "payment.received_large"
     assert credit_of(api, tenant, inv["counterparty_id"]) == 0

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cashline.dal.dunning_repository import steps_json, steps_of
 from cashline.domain.dunning import (
     Campaign,
     CampaignRuleError,
@@ -119,3 +120,18 @@ def test_campaign_rules(steps: tuple[Step, ...], field: str) -> None:
     with pytest.raises(CampaignRuleError) as caught:
         check_steps(steps)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        Step(0, Channel.EMAIL),  # 0 == False: once dropped, and the campaign unreadable after
+        Step(0, Channel.EMAIL, attach_invoice=False, late_charges=False, require_approval=False),
+        Step(-1, Channel.CALL_TASK, template="final_notice", assignee="", send_on_weekends=True),
+        Step(14, Channel.SMS, fallback_channel=Channel.LETTER, late_charges=True, require_approval=True),
+    ],
+)
+def test_a_step_reads_back_as_it_was_written_falsy_values_included(step: Step) -> None:
+    stored = steps_json((step,))
+    assert stored[0]["offset_days"] == step.offset_days
+    assert steps_of(stored) == (step,)

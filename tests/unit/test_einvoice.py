@@ -435,7 +435,7 @@ def test_malformed_xml_is_refused() -> None:
 
 
 def test_oversize_xml_is_refused_before_parsing() -> None:
-    with pytest.raises(EInvoiceError, match="larger than 10 MB"):
+    with pytest.raises(EInvoiceError, match="more than 10 MB once decompressed"):
         parse_einvoice(b"<a>" + b" " * MAX_XML_BYTES + b"</a>")
 
 
@@ -507,12 +507,6 @@ EINFACH_CII = "cii/EN16931_Einfach.cii.xml"
             "issue_date",
         ),
         (EINFACH_CII, b"<ram:DuePayableAmount>529.87</ram:DuePayableAmount>", b"", "totals.amount_due"),
-        (
-            EINFACH_CII,
-            b'<ram:TaxTotalAmount currencyID="EUR">56.87</ram:TaxTotalAmount>',
-            b'<ram:TaxTotalAmount currencyID="USD">56.87</ram:TaxTotalAmount>',
-            "totals.tax_total",
-        ),
     ],
 )
 def test_missing_or_invalid_mandatory_data_names_the_field(

@@ -78,6 +78,7 @@ def reminder(**changes: Any) -> OutgoingEmail:
         "to": "Erika Müller <erika.mueller@kunde.example>",
         "subject": SUBJECT,
         "text": TEXT,
+        "tenant_id": "ten_1",
         "reply_to": "buchhaltung@cashline.example",
         "attachments": (Attachment("Rechnung-2025-0042.pdf", "application/pdf", PDF),),
         "headers": {"X-Cashline-Message-Id": "msg_01HQ3Z"},
@@ -148,6 +149,7 @@ def test_outbox_has_the_message_as_json_and_the_pdf_next_to_it(aws: None, tmp_pa
     assert record_file.name == f"20250314T092653-{sent.provider_id}.json"
     record = json.loads(record_file.read_text())
     assert record["channel"] == "email"
+    assert record["tenant_id"] == "ten_1"  # the local outbox shows a tenant only its own messages
     assert record["to"] == "Erika Müller <erika.mueller@kunde.example>"
     assert record["subject"] == SUBJECT
     assert record["text"] == TEXT
@@ -325,7 +327,7 @@ def test_sms_is_published_as_transactional_with_the_sender_id(aws: None) -> None
     channel = sms_channel()
     params = published_params(channel)
 
-    sent = channel.send(PHONE, SMS, message_ref="camp_1/step_2")
+    sent = channel.send(PHONE, SMS, message_ref="camp_1/step_2", tenant_id="ten_1")
 
     assert sent.channel == "sms"
     assert sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages == {sent.provider_id: (PHONE, SMS)}
@@ -339,16 +341,17 @@ def test_sms_is_published_as_transactional_with_the_sender_id(aws: None) -> None
 def test_sms_without_sender_id_sends_no_sender_id_attribute(aws: None) -> None:
     channel = sms_channel(sender_id=None)
     params = published_params(channel)
-    channel.send(PHONE, SMS, message_ref="camp_1/step_2")
+    channel.send(PHONE, SMS, message_ref="camp_1/step_2", tenant_id="ten_1")
     assert list(params[0]["MessageAttributes"]) == ["AWS.SNS.SMS.SMSType"]
 
 
 def test_sms_outbox_file(aws: None, tmp_path: Path) -> None:
-    sent = sms_channel(outbox=tmp_path).send(PHONE, SMS, message_ref="camp_1/step_2")
+    sent = sms_channel(outbox=tmp_path).send(PHONE, SMS, message_ref="camp_1/step_2", tenant_id="ten_1")
 
     record = json.loads((tmp_path / f"20250314T092653-{sent.provider_id}.json").read_text())
     assert record == {
         "channel": "sms",
+        "tenant_id": "ten_1",
         "to": PHONE,
         "text": SMS,
         "message_ref": "camp_1/step_2",
@@ -368,22 +371,22 @@ def test_sms_outbox_file(aws: None, tmp_path: Path) -> None:
 def test_phone_numbers_must_be_e164(phone: str) -> None:
     channel = sms_channel()
     with Stubber(channel.client) as stubber, pytest.raises(ValueError, match=r"E\.164"):
-        channel.send(phone, SMS, message_ref="m")
+        channel.send(phone, SMS, message_ref="m", tenant_id="ten_1")
     stubber.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize("phone", ["+12025550123", "+123456789012345", "+4915112345678"])
 def test_e164_numbers_of_8_to_15_digits_are_taken(aws: None, phone: str) -> None:
-    sms_channel().send(phone, SMS, message_ref="m")
+    sms_channel().send(phone, SMS, message_ref="m", tenant_id="ten_1")
 
 
 def test_sms_text_limit_is_1600_characters(aws: None) -> None:
     channel = sms_channel()
-    channel.send(PHONE, "€" * 1600, message_ref="m")
+    channel.send(PHONE, "€" * 1600, message_ref="m", tenant_id="ten_1")
     with pytest.raises(ValueError, match="1,600"):
-        channel.send(PHONE, "x" * 1601, message_ref="m")
+        channel.send(PHONE, "x" * 1601, message_ref="m", tenant_id="ten_1")
     with pytest.raises(ValueError, match="needs a text"):
-        channel.send(PHONE, "  ", message_ref="m")
+        channel.send(PHONE, "  ", message_ref="m", tenant_id="ten_1")
 
 
 def test_sender_id_is_checked_when_the_channel_is_built() -> None:
@@ -396,7 +399,7 @@ def test_opted_out_number_is_refused_without_publishing(aws: None) -> None:
     channel = sms_channel()
     number = "+4915112345699"  # moto answers "opted out" for numbers ending in 99
     with pytest.raises(ChannelRefusedError) as raised:
-        channel.send(number, SMS, message_ref="m")
+        channel.send(number, SMS, message_ref="m", tenant_id="ten_1")
     assert raised.value.reason == "opted out"
     assert sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages == {}
 
@@ -410,7 +413,7 @@ def test_sns_refusals_let_the_campaign_fall_back(code: str) -> None:
         )
         stubber.add_client_error("publish", service_error_code=code, service_message="Invalid parameter: To")
         with pytest.raises(ChannelRefusedError, match=code):
-            channel.send(PHONE, SMS, message_ref="m")
+            channel.send(PHONE, SMS, message_ref="m", tenant_id="ten_1")
         stubber.assert_no_pending_responses()
 
 
@@ -419,12 +422,12 @@ def test_sns_throttling_means_retry_later() -> None:
     with Stubber(channel.client) as stubber:
         stubber.add_client_error("check_if_phone_number_is_opted_out", service_error_code="Throttled")
         with pytest.raises(ChannelUnavailableError, match="Throttled"):
-            channel.send(PHONE, SMS, message_ref="m")
+            channel.send(PHONE, SMS, message_ref="m", tenant_id="ten_1")
     with Stubber(channel.client) as stubber:
         stubber.add_response("check_if_phone_number_is_opted_out", {"isOptedOut": False})
         stubber.add_client_error("publish", service_error_code="Throttling", http_status_code=400)
         with pytest.raises(ChannelUnavailableError, match="Throttling"):
-            channel.send(PHONE, SMS, message_ref="m")
+            channel.send(PHONE, SMS, message_ref="m", tenant_id="ten_1")
 
 
 # ---------------------------------------------------------------------------------------------- feedback

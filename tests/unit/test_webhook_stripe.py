@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,6 +23,9 @@ from cashline.schemas.payment_events import EventAction, PaymentEvent, PaymentMe
 SECRET = "whsec_current_3f9a1c0d8e7b6a5f4e3d2c1b0a9f8e7d"
 PREVIOUS_SECRET = "whsec_previous_0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"
 CREATED = 1_717_236_000  # 2024-06-01T10:00:00Z
+# Deliveries are signed and checked at this instant, never the wall clock's: the age check is exact.
+NOW_S = CREATED + 30
+NOW = datetime.fromtimestamp(NOW_S, tz=UTC)
 
 INVOICE = new_id("invoice")
 INSTALLMENT = new_id("installment")
@@ -34,7 +36,7 @@ COUNTERPARTY = new_id("counterparty")
 def sign(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> str:
     """`t=<unix time>,v1=<HMAC-SHA256 of "t.body">`, made by the SDK's own helper for tests."""
     header = stripe.WebhookSignature.generate_signature_header(
-        body.decode(), secret, timestamp=int(time.time()) if timestamp is None else timestamp
+        body.decode(), secret, timestamp=NOW_S if timestamp is None else timestamp
     )
     return str(header)  # the helper is not annotated
 
@@ -61,7 +63,7 @@ def event_body(
 
 
 def parse(body: bytes, **kwargs: Any) -> PaymentEvent:
-    return parse_stripe(body, sign(body), [SECRET], **kwargs)
+    return parse_stripe(body, sign(body), [SECRET], now=NOW, **kwargs)
 
 
 def payment_intent(**changes: Any) -> dict[str, Any]:
@@ -169,26 +171,25 @@ def test_signed_event_is_accepted() -> None:
 def test_header_made_as_stripe_documents_it_is_accepted() -> None:
     # https://docs.stripe.com/webhooks#verify-manually: HMAC-SHA256 of "<t>.<raw body>" with the secret.
     body = event_body("payment_intent.succeeded", payment_intent())
-    timestamp = int(time.time())
+    timestamp = NOW_S
     digest = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert sign(body, timestamp=timestamp) == f"t={timestamp},v1={digest}"
-    assert parse_stripe(body, f"t={timestamp},v1={digest}", [SECRET]).action is EventAction.SUCCEEDED
+    assert parse_stripe(body, f"t={timestamp},v1={digest}", [SECRET], now=NOW).action is EventAction.SUCCEEDED
 
 
 def test_header_with_several_v1_signatures_is_accepted_when_one_matches() -> None:
     # During a secret rotation Stripe signs with both secrets: one v1= per secret, in one header.
     body = event_body("payment_intent.succeeded", payment_intent())
-    now = int(time.time())
-    other = sign(body, PREVIOUS_SECRET, now).split(",")[1]
-    header = f"{sign(body, SECRET, now)},{other}"
+    other = sign(body, PREVIOUS_SECRET, NOW_S).split(",")[1]
+    header = f"{sign(body, SECRET, NOW_S)},{other}"
     assert header.count("v1=") == 2
-    assert parse_stripe(body, header, [SECRET]).action is EventAction.SUCCEEDED
-    assert parse_stripe(body, header, [PREVIOUS_SECRET]).action is EventAction.SUCCEEDED
+    assert parse_stripe(body, header, [SECRET], now=NOW).action is EventAction.SUCCEEDED
+    assert parse_stripe(body, header, [PREVIOUS_SECRET], now=NOW).action is EventAction.SUCCEEDED
 
 
 def test_rotated_previous_secret_second_in_the_list_is_accepted() -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
-    assert parse_stripe(body, sign(body, PREVIOUS_SECRET), [SECRET, PREVIOUS_SECRET]).reference
+    assert parse_stripe(body, sign(body, PREVIOUS_SECRET), [SECRET, PREVIOUS_SECRET], now=NOW).reference
 
 
 def test_tampered_body_is_refused() -> None:
@@ -196,60 +197,70 @@ def test_tampered_body_is_refused() -> None:
     header = sign(body)
     tampered = body.replace(b"12500", b"99500")
     with pytest.raises(SignatureError, match="matches none"):
-        parse_stripe(tampered, header, [SECRET, PREVIOUS_SECRET])
+        parse_stripe(tampered, header, [SECRET, PREVIOUS_SECRET], now=NOW)
 
 
 def test_wrong_secret_is_refused() -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
     with pytest.raises(SignatureError, match="matches none"):
-        parse_stripe(body, sign(body, "whsec_someone_else"), [SECRET, PREVIOUS_SECRET])
+        parse_stripe(body, sign(body, "whsec_someone_else"), [SECRET, PREVIOUS_SECRET], now=NOW)
 
 
 def test_timestamp_301_seconds_old_is_refused_as_too_old() -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
-    header = sign(body, timestamp=int(time.time()) - 301)
+    header = sign(body, timestamp=NOW_S - 301)
     with pytest.raises(SignatureError, match="more than 300 s old"):
-        parse_stripe(body, header, [SECRET])
+        parse_stripe(body, header, [SECRET], now=NOW)
+
+
+def test_the_age_is_measured_from_the_callers_now_not_the_wall_clock() -> None:
+    # The SDK's own check reads time.time(); a delivery signed in 2024 passes at a 2024 `now` and is
+    # too old at a 2031 one, whatever the machine's date.
+    body = event_body("payment_intent.succeeded", payment_intent())
+    header = sign(body, timestamp=CREATED)
+    assert parse_stripe(body, header, [SECRET], now=NOW).action is EventAction.SUCCEEDED
+    with pytest.raises(SignatureError, match="more than 300 s old"):
+        parse_stripe(body, header, [SECRET], now=datetime(2031, 6, 1, tzinfo=UTC))
 
 
 def test_a_shorter_tolerance_is_applied() -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
-    header = sign(body, timestamp=int(time.time()) - 120)
-    assert parse_stripe(body, header, [SECRET]).action is EventAction.SUCCEEDED
+    header = sign(body, timestamp=NOW_S - 120)
+    assert parse_stripe(body, header, [SECRET], now=NOW).action is EventAction.SUCCEEDED
     with pytest.raises(SignatureError, match="more than 60 s old"):
-        parse_stripe(body, header, [SECRET], tolerance_s=60)
+        parse_stripe(body, header, [SECRET], tolerance_s=60, now=NOW)
 
 
 @pytest.mark.parametrize("header", [None, "", "   "])
 def test_missing_header_is_refused(header: str | None) -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
     with pytest.raises(SignatureError, match="missing Stripe-Signature"):
-        parse_stripe(body, header, [SECRET])
+        parse_stripe(body, header, [SECRET], now=NOW)
 
 
 @pytest.mark.parametrize("header", ["garbage", "t=notanumber,v1=abc", "t=1717236000", "v1=abc"])
 def test_unreadable_header_is_refused(header: str) -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
     with pytest.raises(SignatureError):
-        parse_stripe(body, header, [SECRET])
+        parse_stripe(body, header, [SECRET], now=NOW)
 
 
 def test_body_that_is_not_utf8_is_refused_not_crashed_on() -> None:
     body = b'{"id": "evt_1", "object": "event", "x": "\xff"}'
     with pytest.raises(SignatureError, match="UTF-8"):
-        parse_stripe(body, "t=1717236000,v1=00", [SECRET])
+        parse_stripe(body, "t=1717236000,v1=00", [SECRET], now=NOW)
 
 
 def test_no_configured_secret_is_a_configuration_error() -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
     with pytest.raises(ValueError, match="secret"):
-        parse_stripe(body, sign(body), ["", "  "])
+        parse_stripe(body, sign(body), ["", "  "], now=NOW)
 
 
 def test_zero_tolerance_is_refused_because_the_sdk_would_skip_the_age_check() -> None:
     body = event_body("payment_intent.succeeded", payment_intent())
     with pytest.raises(ValueError, match="tolerance"):
-        parse_stripe(body, sign(body), [SECRET], tolerance_s=0)
+        parse_stripe(body, sign(body), [SECRET], tolerance_s=0, now=NOW)
 
 
 # --- malformed bodies (correctly signed) ---------------------------------------------------------

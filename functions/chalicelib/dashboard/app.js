@@ -21,6 +21,20 @@
   };
   const SHORT_BUCKET_LABELS = { current: "Not due", "1_30": "1–30", "31_60": "31–60", "61_90": "61–90", over_90: "> 90" };
   const CHANNEL_LABELS = { email: "E-mail", sms: "SMS", letter: "Letter", call_task: "Call task" };
+  // The API's payment methods (schemas/payment_events.py PaymentMethod) as people say them.
+  const METHOD_LABELS = {
+    card: "Card",
+    sepa_debit: "SEPA Direct Debit",
+    bacs_debit: "Bacs Direct Debit",
+    ach_debit: "ACH Direct Debit",
+    becs_debit: "BECS Direct Debit",
+    autogiro: "Autogiro",
+    bank_transfer: "Bank transfer",
+    paypal: "PayPal",
+    cash: "Cash",
+    cheque: "Cheque",
+    other: "Other",
+  };
   const STATUS_LABELS = {
     draft: "Draft",
     open: "Open",
@@ -138,8 +152,20 @@
     return format.format(toMajor(amount, currency));
   }
 
-  function moneyNode(amount, currency, attrs = {}) {
-    return h("span", { class: "money", "data-amount": amount, "data-currency": currency, ...attrs, text: money(amount, currency) });
+  // `breakable`: a long amount may wrap after the currency code and at the thousands separators
+  // (a <wbr> there) instead of running into the next figure; the text itself stays the same.
+  function moneyNode(amount, currency, { breakable = false, ...attrs } = {}) {
+    const node = h("span", { class: breakable ? "money breakable" : "money", "data-amount": amount, "data-currency": currency, ...attrs });
+    const format = currencyFormat(currency);
+    if (!breakable || !format || amount === null || amount === undefined) {
+      node.textContent = money(amount, currency);
+      return node;
+    }
+    for (const part of format.formatToParts(toMajor(amount, currency))) {
+      node.append(part.value);
+      if (part.type === "group" || part.type === "literal") node.append(document.createElement("wbr"));
+    }
+    return node;
   }
 
   const percentFormat = new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 1 });
@@ -197,6 +223,9 @@
   }
 
   const directionLabel = (direction) => (direction === "payable" ? "Payables" : "Receivables");
+  // A method this page does not know yet still reads as words: "direct_debit_x" -> "Direct debit x".
+  const methodLabel = (method) => METHOD_LABELS[method]
+    || (method ? String(method).charAt(0).toUpperCase() + String(method).slice(1).replace(/_/g, " ") : "Unknown");
   const kindLabel = (kind) => (kind === "installment" ? "Installment" : kind === "invoice" ? "Invoice" : kind || "—");
 
   // ---------------------------------------------------------------- the API
@@ -356,6 +385,8 @@
 
   function start(tenant) {
     state.tenant = tenant;
+    // Until the summary says which day the API counts as today, the browser's own day in the
+    // tenant's zone; the summary's `as_of` then replaces it (loadAll).
     state.today = todayIn(tenant.timezone);
     $("#tenant-name").textContent = tenant.name;
     $("#sign-in").hidden = true;
@@ -367,16 +398,25 @@
     loadCounterparties();
   }
 
+  // The weeks, the cash flow's weeks, days past due and today's tasks depend on which day it is:
+  // they load once the summary has said which day the API counts as today, so a browser whose clock
+  // or zone is off shows the same days as the figures (and a test can pin the day on the server).
+  const DAY_PANELS = ["weeks-panel", "cashflow-panel", "invoices-panel", "tasks-panel"];
+
   function loadAll() {
     $("#as-of").textContent = `Today: ${formatDay(state.today)} (${state.tenant.timezone})`;
-    loadSummary();
-    loadWeeks();
+    for (const id of DAY_PANELS) document.getElementById(id).setAttribute("aria-busy", "true");
+    const dayKnown = loadSummary();
     loadAging();
-    loadCashflow();
-    readInvoiceFilters();
-    loadInvoices(false);
     loadCollection();
-    loadTasks();
+    readInvoiceFilters();
+    dayKnown.then(() => {
+      if (state.key === null) return;
+      loadWeeks();
+      loadCashflow();
+      loadInvoices(false);
+      loadTasks();
+    });
   }
 
   // ---------------------------------------------------------------- summary cards
@@ -385,6 +425,7 @@
     const direction = state.direction;
     return loadPanel(["cards-panel", "next-panel"], async () => {
       const summary = await api("/v1/reports/summary", { direction });
+      if (summary.as_of) state.today = summary.as_of;
       return () => {
         renderCards(summary, direction);
         renderNextPayments(summary);
@@ -398,11 +439,39 @@
       h("dd", attrs, value, note ? h("small", { class: "note", text: note }) : null));
   }
 
-  function figureCard(title, figures, currency, direction, scope) {
+  // Days in the summary's period, both ends included (as the API counts them for DSO).
+  function periodDays(period) {
+    if (!period || !period.from || !period.to) return null;
+    return Math.round((parseDay(period.to) - parseDay(period.from)) / 86400000) + 1;
+  }
+
+  // DSO = outstanding today / billed in the period x the period's days. When less was billed in the
+  // period than is outstanding, the ratio runs past the period's own length (945.7 d after a quiet
+  // quarter): the period's billing cannot tell how long customers take, only that it is longer than
+  // the period. The card then says "> N d" and why, instead of a precise-looking figure.
+  function dsoFigure(figures, receivable, period, currency) {
+    const name = receivable ? "DSO" : "DPO";
+    const span = periodDays(period);
+    const billed = receivable ? "billed" : "billed to you";
+    const how = `Outstanding ÷ ${billed} in the period × ${span === null ? "its days" : `${count(span)} days`}`;
+    const attrs = { "data-figure": "dso_days", title: `${name} = ${how.toLowerCase()}` };
+    const value = figures.dso_days;
+    if (value === null || value === undefined) {
+      return figure(name, "—", { ...attrs, "data-reliable": "false" }, `Nothing ${billed} in the period, so no ${name}.`);
+    }
+    if (span !== null && value > span) {
+      return figure(name, `> ${count(span)} d`, { ...attrs, "data-reliable": "false", "data-value": value },
+        `Not reliable: more is outstanding (${money(figures.outstanding, currency)}) than was ${billed} in the period `
+        + `(${money(figures.billed_in_period, currency)}); the ratio would say ${days(value)}.`);
+    }
+    return figure(name, days(value), { ...attrs, "data-reliable": "true", "data-value": value }, how);
+  }
+
+  function figureCard(title, figures, currency, direction, scope, period) {
     const receivable = direction === "receivable";
-    const amount = (name, label) => figure(label, moneyNode(figures[name], currency), {
+    const amount = (name, label, note = null) => figure(label, moneyNode(figures[name], currency, { breakable: true }), {
       "data-figure": name, "data-scope": scope, "data-currency": currency,
-    });
+    }, note);
     const id = `card-${scope}-${currency}`;
     return h("article", { class: `card ${scope}`, "aria-labelledby": id },
       h("h3", { id, text: title }),
@@ -415,12 +484,14 @@
           ? figure("Average days past due", days(figures.average_days_past_due), { "data-figure": "average_days_past_due" },
             figures.weighted_days_past_due === undefined ? null : `weighted by amount: ${days(figures.weighted_days_past_due)}`)
           : null,
-        "dso_days" in figures ? figure(receivable ? "DSO" : "DPO", days(figures.dso_days), { "data-figure": "dso_days" }) : null,
+        "dso_days" in figures ? dsoFigure(figures, receivable, period, currency) : null,
         "collection_rate" in figures
           ? figure(receivable ? "Collection rate" : "Payment rate", percent(figures.collection_rate), { "data-figure": "collection_rate" })
           : null,
         "billed_in_period" in figures ? amount("billed_in_period", receivable ? "Billed this period" : "Billed to you this period") : null,
-        "collected_in_period" in figures ? amount("collected_in_period", receivable ? "Collected this period" : "Paid this period") : null,
+        "collected_in_period" in figures
+          ? amount("collected_in_period", receivable ? "Collected this period" : "Paid this period", "of the invoices due in the period")
+          : null,
       ));
   }
 
@@ -436,10 +507,10 @@
       notes.push("Days past due, DSO and collection rate are not available from this API yet.");
     }
     for (const f of figures) {
-      container.append(figureCard(f.currency, f, f.currency, direction, "currency"));
+      container.append(figureCard(f.currency, f, f.currency, direction, "currency", summary.period));
     }
     if (summary.base && summary.base_currency) {
-      container.append(figureCard(`All currencies in ${summary.base_currency}`, summary.base, summary.base_currency, direction, "base"));
+      container.append(figureCard(`All currencies in ${summary.base_currency}`, summary.base, summary.base_currency, direction, "base", summary.period));
     }
     if (!figures.length) {
       container.append(h("p", { class: "empty", text: `No open ${directionLabel(direction).toLowerCase()}.` }));
@@ -453,11 +524,21 @@
     const byMethod = clear($("#by-method"));
     const methods = summary.payments_by_method || [];
     if (methods.length) {
+      const receivable = direction === "receivable";
+      const span = summary.period ? ` (${formatDay(summary.period.from)} – ${formatDay(summary.period.to)})` : "";
       byMethod.append(table(
-        direction === "receivable" ? "Received this period by method" : "Paid this period by method",
+        `${receivable ? "Received" : "Paid"} this period by method${span}`,
         ["Method", { label: "Payments", numeric: true }, { label: "Amount", numeric: true }],
-        methods.map((m) => h("tr", {}, cell(m.method), cell(count(m.count), true), cell(moneyNode(m.amount, m.currency), true))),
+        methods.map((m) => h("tr", { "data-method": m.method },
+          cell(methodLabel(m.method)), cell(count(m.count), true), cell(moneyNode(m.amount, m.currency, { breakable: true }), true))),
       ));
+      // The two figures answer different questions (services/insight.py): say so where both show.
+      const collected = receivable ? "Collected this period" : "Paid this period";
+      byMethod.append(h("p", { id: "by-method-note", class: "note" },
+        `Why this differs from “${collected}”: that figure takes the invoices due in the period and counts what is `
+        + "no longer owed on them, whenever it was paid, including what was credited or written off. This table counts "
+        + "every payment with a value date in the period, whichever invoice it paid (also ones due before or after the "
+        + "period) and money not yet applied to any invoice, less refunds and chargebacks."));
     }
   }
 
@@ -477,7 +558,7 @@
         cell(h("time", { datetime: p.due_date, text: formatDay(p.due_date) })),
         cell(kindLabel(p.kind)),
         cell(p.label || p.id),
-        cell(moneyNode(p.amount, p.currency), true))), { captionHidden: true });
+        cell(moneyNode(p.amount, p.currency, { breakable: true }), true))), { captionHidden: true });
   }
 
   // ---------------------------------------------------------------- chart helpers
@@ -833,29 +914,44 @@
     }, more ? [] : ["invoice-list"]);
   }
 
+  // The invoice list's columns. On a narrow screen the rows become cards (app.css, `table.invoices`):
+  // every cell then shows its column's name from `data-label`, and amount, status and outstanding
+  // stay on screen without scrolling sideways.
+  const INVOICE_COLUMNS = [
+    { key: "number", label: "Number" },
+    { key: "party", label: "Counterparty" },
+    { key: "direction", label: "Direction" },
+    { key: "due", label: "Due" },
+    { key: "status", label: "Status" },
+    { key: "dpd", label: "Days past due", numeric: true },
+    { key: "amount", label: "Amount", numeric: true },
+    { key: "outstanding", label: "Outstanding", numeric: true },
+  ];
+
+  function invoiceRow(invoice) {
+    const column = (key) => INVOICE_COLUMNS.find((c) => c.key === key);
+    const labelled = (key, content) => cell(content, Boolean(column(key).numeric), { "data-col": key, "data-label": column(key).label });
+    return h("tr", { "data-id": invoice.id, "data-status": invoice.status },
+      h("th", { scope: "row", "data-col": "number", text: invoice.number }),
+      labelled("party", invoice.counterparty_name || "—"),
+      labelled("direction", invoice.direction === "payable" ? "Payable" : invoice.direction === "receivable" ? "Receivable" : "—"),
+      labelled("due", h("time", { datetime: invoice.due_date, text: formatDay(invoice.due_date) })),
+      labelled("status", h("span", { class: `badge ${invoice.status}`, text: STATUS_LABELS[invoice.status] || invoice.status })),
+      labelled("dpd", count(daysPastDue(invoice))),
+      labelled("amount", moneyNode(invoice.amount_due, invoice.currency)),
+      labelled("outstanding", moneyNode(invoice.amount_outstanding, invoice.currency)));
+  }
+
   function renderInvoices(page, more) {
     const container = $("#invoice-list");
     let body = $("tbody", container);
     if (!more || !body) {
       clear(container);
-      const t = table("Invoices and bills matching the filters", [
-        "Number", "Counterparty", "Direction", "Due", "Status", { label: "Days past due", numeric: true },
-        { label: "Amount", numeric: true }, { label: "Outstanding", numeric: true },
-      ], [], { captionHidden: true });
+      const t = table("Invoices and bills matching the filters", INVOICE_COLUMNS, [], { captionHidden: true, className: "data invoices" });
       container.append(t);
       body = $("tbody", t);
     }
-    for (const invoice of page.data || []) {
-      body.append(h("tr", { "data-id": invoice.id, "data-status": invoice.status },
-        h("th", { scope: "row", text: invoice.number }),
-        cell(invoice.counterparty_name || "—"),
-        cell(invoice.direction === "payable" ? "Payable" : invoice.direction === "receivable" ? "Receivable" : "—"),
-        cell(h("time", { datetime: invoice.due_date, text: formatDay(invoice.due_date) })),
-        cell(h("span", { class: `badge ${invoice.status}`, text: STATUS_LABELS[invoice.status] || invoice.status })),
-        cell(count(daysPastDue(invoice)), true),
-        cell(moneyNode(invoice.amount_due, invoice.currency), true),
-        cell(moneyNode(invoice.amount_outstanding, invoice.currency), true)));
-    }
+    for (const invoice of page.data || []) body.append(invoiceRow(invoice));
     if (!body.childElementCount) {
       clear(container).append(h("p", { class: "empty", text: "No invoice matches these filters." }));
     }
@@ -982,10 +1078,7 @@
       signIn(key);
     });
     $("#sign-out").addEventListener("click", () => signOut("Signed out. The key was removed from this tab.", "info"));
-    $("#refresh").addEventListener("click", () => {
-      state.today = todayIn(state.tenant.timezone);
-      loadAll();
-    });
+    $("#refresh").addEventListener("click", () => loadAll());
     for (const radio of document.querySelectorAll('input[name="direction"]')) {
       radio.addEventListener("change", () => {
         if (!radio.checked) return;

@@ -4,7 +4,7 @@ so a person (or `GET /v1/dev/outbox`) can read what would have gone out."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,8 @@ class Email:
     subject: str
     text: str
     sent_at: datetime
+    # Whose message it is: the local outbox (`GET /v1/dev/outbox`) shows a tenant only its own.
+    tenant_id: str
     message_id: str | None = None
 
 
@@ -47,13 +49,7 @@ class Mailer:
                 "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"}},
             },
         )
-        sent = Email(
-            to=email.to,
-            subject=email.subject,
-            text=email.text,
-            sent_at=email.sent_at,
-            message_id=answer["MessageId"],
-        )
+        sent = replace(email, message_id=answer["MessageId"])
         if self._outbox is not None:
             self._outbox.mkdir(parents=True, exist_ok=True)
             name = f"{email.sent_at.strftime('%Y%m%dT%H%M%S')}-{sent.message_id}.json"
@@ -61,9 +57,16 @@ class Mailer:
         return sent
 
 
-def read_outbox(outbox: Path, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest messages first, as written by `Mailer.send` and the reminder channels."""
+def read_outbox(outbox: Path, tenant_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """One tenant's messages, the newest first, as written by `Mailer.send` and the reminder
+    channels. A message that names no tenant is shown to none."""
     if not outbox.is_dir():
         return []
-    files = sorted(outbox.glob("*.json"), reverse=True)[:limit]
-    return [json.loads(path.read_text()) for path in files]
+    found: list[dict[str, Any]] = []
+    for path in sorted(outbox.glob("*.json"), reverse=True):
+        message = json.loads(path.read_text())
+        if message.get("tenant_id") == tenant_id:
+            found.append(message)
+            if len(found) == limit:
+                break
+    return found

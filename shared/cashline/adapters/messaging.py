@@ -120,6 +120,8 @@ class OutgoingEmail:
     to: str
     subject: str
     text: str
+    # Whose message it is: the local outbox (`GET /v1/dev/outbox`) shows a tenant only its own.
+    tenant_id: str
     reply_to: str | None = None
     attachments: tuple[Attachment, ...] = ()
     # Extra headers such as "X-Cashline-Message-Id"; SES keeps them and returns them in the feedback when
@@ -251,7 +253,7 @@ class SmsChannel:
     def client(self) -> SNSClient:
         return _sns(self._region, self._endpoint)
 
-    def send(self, phone_e164: str, text: str, *, message_ref: str) -> SentMessage:
+    def send(self, phone_e164: str, text: str, *, message_ref: str, tenant_id: str) -> SentMessage:
         """`message_ref` is ours (the campaign step): SNS has no field for it, so it goes to the outbox."""
         if not _E164.fullmatch(phone_e164):
             raise ValueError(f"{phone_e164!r} is not an E.164 phone number (+ and 8 to 15 digits)")
@@ -284,6 +286,7 @@ class SmsChannel:
         if self._outbox is not None:
             record = {
                 "channel": "sms",
+                "tenant_id": tenant_id,
                 "to": phone_e164,
                 "text": text,
                 "message_ref": message_ref,
@@ -340,6 +343,7 @@ def _write_email_to_outbox(outbox: Path, email: OutgoingEmail, sent: SentMessage
             (stem / name).write_bytes(attachment.data)
     record = {
         "channel": "email",
+        "tenant_id": email.tenant_id,
         "to": email.to,
         "subject": email.subject,
         "text": email.text,

@@ -1,19 +1,28 @@
 """Keys of the sharded `due` index, and the sweep's read of what is due.
 
-Partition: `DUE#<job>#<YYYY-MM-DD>#<shard>`: one day of one job, spread over DUE_SHARDS
-partitions by a stable hash of the entity, so a busy day (every invoice due on the 1st) is not one
-hot partition. Sort key: `<UTC instant>#<tenant>#<entity>`, so `due_sk <= now` selects what is due.
+Partition: `DUE#<job>#<shard>`: one job, spread over DUE_SHARDS partitions by a stable hash of the
+entity, so a busy moment (every invoice due on the 1st) is not one hot partition. Sort key:
+`<UTC instant>#<tenant>#<entity>`, so `due_sk <= now` selects what is due.
+
+No day (and no sweep cursor) in the partition: a sweep reads every partition of its job up to
+`now`, so an item is found whatever its due moment, however late it was written (backdated, imported
+late, created between two ticks, or after a tick at a later instant). That stays cheap because the
+index is sparse: done work leaves it, so `due_sk <= now` returns only what is still to do.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
 
 from cashline.dal.table import CashlineItem
 
-DUE_SHARDS = 8
+# 16 partitions per job: a Query each per tick, and writes spread well beyond one partition's limits.
+DUE_SHARDS = 16
 
 
 def _shard(entity_id: str) -> int:
@@ -24,25 +33,46 @@ def _instant(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def due_partition(job: str, day: date, shard: int) -> str:
-    return f"DUE#{job}#{day.isoformat()}#{shard}"
+def due_partition(job: str, shard: int) -> str:
+    return f"DUE#{job}#{shard}"
 
 
 def due_keys(job: str, at: datetime, tenant_id: str, entity_id: str) -> tuple[str, str]:
-    day = at.astimezone(UTC).date()
-    return due_partition(job, day, _shard(entity_id)), f"{_instant(at)}#{tenant_id}#{entity_id}"
+    return due_partition(job, _shard(entity_id)), f"{_instant(at)}#{tenant_id}#{entity_id}"
 
 
-def days_between(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+def query_due(job: str, *, now: datetime) -> Iterator[CashlineItem]:
+    """Items of `job` due at or before `now`, however long ago they fell due.
 
-
-def query_due(job: str, *, since: datetime, now: datetime) -> Iterator[CashlineItem]:
-    """Items of `job` due at or before `now`, looking back to the day of `since`.
-
-    Cost: one Query per (day, shard), returning only due items: done work has left the index.
+    Cost: one Query per shard, returning only due items: done work has left the index.
     """
     cutoff = _instant(now) + "~"  # '~' sorts after every '#<tenant>...' suffix of the same second
-    for day in days_between(since.astimezone(UTC).date(), now.astimezone(UTC).date()):
-        for shard in range(DUE_SHARDS):
-            yield from CashlineItem.due.query(due_partition(job, day, shard), CashlineItem.due_sk <= cutoff)
+    for shard in range(DUE_SHARDS):
+        yield from CashlineItem.due.query(due_partition(job, shard), CashlineItem.due_sk <= cutoff)
+
+
+_LEGACY_PARTITION = re.compile(r"^DUE#(?P<job>[^#]+)#\d{4}-\d{2}-\d{2}#\d+$")
+
+
+def rekey_legacy_due_items() -> int:
+    """Once, after deploying this key layout over data written with the old one
+    (`DUE#<job>#<day>#<shard>`): move every item still in the index to its job's partition, so the
+    sweeps find it. A Scan, but of the sparse index only (work still to do). An item changed
+    meanwhile keeps its new key (the update is conditional on the old one). Returns how many moved.
+    """
+    moved = 0
+    for item in CashlineItem.due.scan():
+        match = _LEGACY_PARTITION.match(item.due_pk or "")
+        if match is None or item.due_sk is None:
+            continue
+        _, _, entity = item.due_sk.split("#", 2)
+        model = type(item)
+        try:
+            item.update(
+                actions=[model.due_pk.set(due_partition(match["job"], _shard(entity)))],
+                condition=model.due_pk == item.due_pk,
+            )
+        except UpdateError:
+            continue  # changed meanwhile: its writer gave it a current key
+        moved += 1
+    return moved

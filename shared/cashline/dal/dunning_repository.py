@@ -5,7 +5,7 @@ of a run is one transaction (`CollectionWrites`) with its messages, audit events
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -70,7 +70,9 @@ STEP_LEASE = timedelta(minutes=10)
 
 
 def steps_json(steps: tuple[Step, ...]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in asdict(s).items() if v not in (None, False)} for s in steps]
+    # Only None is left out: 0, False and "" are values (`v not in (None, False)` once dropped an
+    # `offset_days` of 0, because 0 == False, and every later read of the campaign failed).
+    return [{k: v for k, v in asdict(s).items() if v is not None} for s in steps]
 
 
 def steps_of(data: list[dict[str, Any]]) -> tuple[Step, ...]:
@@ -121,6 +123,22 @@ def _campaign_record(c: Campaign) -> CampaignRecord:
         gsi1pk=f"T#{c.tenant_id}#CMP",
         gsi1sk=f"{c.status.value}#{c.name.casefold()}#{c.campaign_id}",
     )
+
+
+class UnreadableRecordError(RuntimeError):
+    """A record about to be written would not read back as what was meant: a bug, never input."""
+
+
+def _readable(record: CampaignRecord, meant: Campaign) -> CampaignRecord:
+    """Nothing is written that the read path cannot load: the record, stored and read back the way
+    `get_campaign` and the list read it, must give the campaign meant (else nothing is written)."""
+    try:
+        read = to_campaign(CampaignRecord.from_raw_data(record.serialize()))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnreadableRecordError(f"campaign {meant.campaign_id} would not read back: {exc!r}") from exc
+    if replace(read, record_version=meant.record_version) != meant:
+        raise UnreadableRecordError(f"campaign {meant.campaign_id} would read back changed")
+    return record
 
 
 def _revision_record(c: Campaign) -> CampaignRevisionRecord:
@@ -255,12 +273,14 @@ class DunningRepository:
     # --- campaigns ------------------------------------------------------------------------------
     def create_campaign(self, campaign: Campaign) -> Campaign:
         with storage_errors("campaign exists"), transaction() as write:
-            write.save(_campaign_record(campaign), condition=CampaignRecord.pk.does_not_exist())
+            write.save(
+                _readable(_campaign_record(campaign), campaign), condition=CampaignRecord.pk.does_not_exist()
+            )
             write.save(_revision_record(campaign))
         return self.get_campaign(campaign.tenant_id, campaign.campaign_id)
 
     def save_campaign(self, before: Campaign, after: Campaign) -> Campaign:
-        record = _campaign_record(after)
+        record = _readable(_campaign_record(after), after)
         record.version = before.record_version
         with (
             storage_errors("campaign was changed by someone else; read it again", field="version"),
@@ -403,8 +423,6 @@ class DunningRepository:
                 )
         except ConflictError:
             return None
-        from dataclasses import replace
-
         return replace(collection, version=collection.version + 1)
 
     def commit(self, writes: CollectionWrites) -> None:

@@ -319,8 +319,10 @@ class InvoiceRepository:
         claims: list[UniqueClaim],
         new_counterparty: Counterparty | None = None,
         documents: list[Document] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> Invoice:
-        """Header, body, claims, audit event, counterparty totals (and a new counterparty): all or none."""
+        """Header, body, claims, audit event, counterparty totals (and a new counterparty): all or none.
+        `also` adds the caller's own writes (an overdue invoice's entry into its campaign)."""
         t = invoice.tenant_id
         header = header_record(invoice, overdue_instant)
         try:
@@ -361,6 +363,8 @@ class InvoiceRepository:
                 write.save(event_record(t, event))
                 self._add_totals(write, invoice, invoice.contribution())
                 self._add_days(write, None, invoice)
+                if also is not None:
+                    also(write)
         except ConflictError:
             raise self._which_claim(t, claims) from None
         return to_invoice(header)

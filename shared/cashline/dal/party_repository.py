@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
@@ -25,7 +27,7 @@ from cashline.dal.table import CashlineItem
 from cashline.dal.transactions import transaction
 from cashline.domain.counterparties import Counterparty, CounterpartyTotals
 from cashline.domain.invoices import Contribution
-from cashline.errors import ConflictError, NotFoundError
+from cashline.errors import ConflictError, NotFoundError, ValidationError
 
 # Values a tenant may hold only once, each claimed by a UniqueRecord.
 UNIQUE_FIELDS = {"tax_id": "CPTAX", "external_reference": "CPREF"}
@@ -75,7 +77,25 @@ def _list_keys(tenant_id: str, counterparty: Counterparty) -> dict[str, str | No
     }
 
 
+# What the read path turns a stored profile into: a profile is written only if it reads back as one.
+_READABLE = TypeAdapter(Counterparty)
+
+
+def readable(counterparty: Counterparty) -> Counterparty:
+    """`counterparty` if the read path can load it (no null name, no null inside the address, ...);
+    a ValidationError naming the field otherwise. Every profile write goes through `profile_record`,
+    which calls this, so nothing is stored that `get` and `list` cannot answer with."""
+    try:
+        _READABLE.validate_python(asdict(counterparty))
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise ValidationError(f"{field or 'counterparty'}: {first['msg']}", field=field) from exc
+    return counterparty
+
+
 def profile_record(counterparty: Counterparty) -> CounterpartyRecord:
+    readable(counterparty)
     return CounterpartyRecord(
         pk=counterparty_pk(counterparty.tenant_id, counterparty.counterparty_id),
         sk=PROFILE_SK,

@@ -82,11 +82,11 @@ class Gsi6Index(GlobalSecondaryIndex["CashlineItem"]):
 
 
 class DueIndex(GlobalSecondaryIndex["CashlineItem"]):
-    """Sparse index of work that falls due: partition `DUE#<job>#<day>#<shard>`, sort `<instant>#...`.
+    """Sparse index of work that falls due: partition `DUE#<job>#<shard>`, sort `<instant>#...`.
 
-    Sweeps query only today's (and missed days') partitions with `due_sk <= now`, so they read
-    only what is due; the shard suffix spreads one busy day over several partitions. An item
-    leaves the index when its job is done (the attributes are removed).
+    Sweeps query every shard of their job with `due_sk <= now`, so they read only what is due, and
+    all of it however long ago it fell due (cashline.dal.due); the shard suffix spreads a job over
+    several partitions. An item leaves the index when its job is done (the attributes are removed).
     """
 
     class Meta:

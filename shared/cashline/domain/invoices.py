@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from cashline.domain.money import AmountLimitError, within_limit
 
 
 class Direction(StrEnum):
@@ -41,7 +43,7 @@ S = InvoiceStatus
 # Legal transitions. `paid`/`partially_paid` come from payments and `overdue` from the scheduled
 # check, never from a person; the API refuses them as targets (see MANUAL_TARGETS).
 TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
-    S.DRAFT: frozenset({S.OPEN, S.VOID}),
+    S.DRAFT: frozenset({S.OPEN, S.OVERDUE, S.VOID}),  # finalized after its due date: overdue at once
     S.OPEN: frozenset({S.PARTIALLY_PAID, S.PAID, S.OVERDUE, S.DISPUTED, S.VOID, S.WRITTEN_OFF}),
     S.PARTIALLY_PAID: frozenset({S.PAID, S.OVERDUE, S.DISPUTED, S.WRITTEN_OFF, S.OPEN}),
     S.OVERDUE: frozenset({S.PARTIALLY_PAID, S.PAID, S.DISPUTED, S.WRITTEN_OFF, S.OPEN}),
@@ -125,31 +127,67 @@ class Pricing:
 
 
 def _round_half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # Enough digits for the largest quantity (18 digits) times the largest unit amount (16) or tax
+    # rate: the default 28 would round the product, or refuse to quantize it, before the amount
+    # can be compared with the limit.
+    with localcontext() as context:
+        context.prec = 60
+        return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def price_lines(lines: list[LineInput]) -> Pricing:
-    """Exact amounts in minor units from lines (see the module docstring for the rounding rule)."""
-    priced = [
-        PricedLine(
-            description=line.description,
-            quantity=line.quantity,
-            unit_amount=line.unit_amount,
-            tax_rate=line.tax_rate,
-            net_amount=_round_half_up(line.quantity * line.unit_amount),
-        )
-        for line in lines
-    ]
-    by_rate: dict[Decimal, int] = defaultdict(int)
-    for line in priced:
-        by_rate[line.tax_rate.normalize()] += line.net_amount
-    taxes = [
+class LineAmountError(AmountLimitError):
+    """A line makes its net amount, the subtotal, the tax or the total exceed `MAX_MINOR_UNITS`."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
+def _taxes(by_rate: dict[Decimal, int]) -> list[TaxAmount]:
+    return [
         TaxAmount(rate=rate, taxable_amount=taxable, tax_amount=_round_half_up(taxable * rate / 100))
         for rate, taxable in sorted(by_rate.items())
     ]
+
+
+def price_lines(lines: list[LineInput]) -> Pricing:
+    """Exact amounts in minor units from lines (see the module docstring for the rounding rule).
+
+    Every amount stays within `MAX_MINOR_UNITS`: the first line that takes its own net amount, the
+    subtotal, the tax or the total beyond it raises LineAmountError with its index.
+    """
+    priced: list[PricedLine] = []
+    by_rate: dict[Decimal, int] = defaultdict(int)
+    subtotal = 0
+    for index, line in enumerate(lines):
+        with localcontext() as context:
+            context.prec = 60  # see _round_half_up
+            net_amount = _round_half_up(line.quantity * line.unit_amount)
+        priced.append(_priced(line, net_amount))
+        by_rate[line.tax_rate.normalize()] += net_amount
+        subtotal += net_amount
+        tax = sum(t.tax_amount for t in _taxes(by_rate))
+        try:
+            within_limit(net_amount, "the line's net amount")
+            within_limit(subtotal, "the subtotal")
+            within_limit(tax, "the tax")
+            within_limit(subtotal + tax, "the total")
+        except AmountLimitError as exc:
+            raise LineAmountError(f"line {index}: {exc}", index) from None
+    taxes = _taxes(by_rate)
     subtotal = sum(line.net_amount for line in priced)
     tax = sum(t.tax_amount for t in taxes)
     return Pricing(lines=priced, subtotal=subtotal, taxes=taxes, tax=tax, total=subtotal + tax)
+
+
+def _priced(line: LineInput, net_amount: int) -> PricedLine:
+    return PricedLine(
+        description=line.description,
+        quantity=line.quantity,
+        unit_amount=line.unit_amount,
+        tax_rate=line.tax_rate,
+        net_amount=net_amount,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,24 @@ from functools import lru_cache
 
 from babel.numbers import UnknownCurrencyError, get_currency_precision, validate_currency
 
+# 10^15 minor units is ten trillion euros: more than any invoice, far less than DynamoDB's 38 digits.
+# Every amount the API takes and every total computed from them stays within it.
+MAX_MINOR_UNITS = 10**15
+
 
 class CurrencyError(ValueError):
     pass
+
+
+class AmountLimitError(ValueError):
+    """A computed amount beyond `MAX_MINOR_UNITS`."""
+
+
+def within_limit(amount: int, what: str) -> int:
+    """`amount` if it is within +-`MAX_MINOR_UNITS`; AmountLimitError naming `what` otherwise."""
+    if abs(amount) > MAX_MINOR_UNITS:
+        raise AmountLimitError(f"{what} would be beyond {MAX_MINOR_UNITS} minor units")
+    return amount
 
 
 @lru_cache(maxsize=512)

@@ -371,6 +371,11 @@ def _money(value: object, currency: object, loc: Locale) -> str:
     return _plain_spaces(format_currency(amount, code, locale=loc))
 
 
+def format_money(amount: int, currency: str, locale: str) -> str:
+    """Minor units as `locale` writes them ("1.175,59 €"): the templates' `money` filter, for Python."""
+    return _money(amount, currency, _locale(locale))
+
+
 def _date(value: object, format: str, loc: Locale) -> str:
     _defined(value)
     day = value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -30,13 +30,15 @@ class PresignedPost(OutputModel):
     max_bytes: int
 
 
-class UploadOutput(OutputModel):
-    document: DocumentOutput
+class UploadOutput(DocumentOutput):
+    """The document itself (pending), with where to send its bytes."""
+
     upload: PresignedPost
 
 
-class DownloadOutput(OutputModel):
-    document: DocumentOutput
+class DownloadOutput(DocumentOutput):
+    """The document itself, with a short-lived link to its bytes."""
+
     download_url: str | None = Field(description="Valid for 5 minutes; null unless the document is available")
     expires_in_seconds: int | None
 

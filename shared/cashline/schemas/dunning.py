@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from cashline.domain.dunning import Campaign, Channel, Collection, Step
-from cashline.schemas.common import ListQuery, MinorUnits, OutputModel, RequestModel
+from cashline.schemas.common import FREE_TEXT, BusinessDate, ListQuery, MinorUnits, OutputModel, RequestModel
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 TemplateName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,49}$", examples=["first_reminder"])]
@@ -43,14 +43,14 @@ class StepModel(RequestModel):
 
 class CreateCampaignRequest(RequestModel):
     name: ShortText
-    description: Annotated[str, Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=1000), FREE_TEXT] | None = None
     steps: Annotated[list[StepModel], Field(min_length=1, max_length=20)]
 
 
 class UpdateCampaignRequest(RequestModel):
     version: int = Field(ge=1, description="The version you read")
     name: ShortText | None = None
-    description: Annotated[str, Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=1000), FREE_TEXT] | None = None
     steps: Annotated[list[StepModel], Field(min_length=1, max_length=20)] | None = None
 
 
@@ -111,7 +111,7 @@ class CollectionActionRequest(RequestModel):
     campaign_id: Annotated[str, Field(max_length=40)] | None = Field(
         default=None, description="start: the campaign (default: the counterparty's or the segment's)"
     )
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[str, Field(max_length=500), FREE_TEXT] | None = None
 
 
 class CollectionOutput(OutputModel):
@@ -148,9 +148,9 @@ class CollectionOutput(OutputModel):
 
 
 class PromiseRequest(RequestModel):
-    date: date
+    date: BusinessDate
     amount: MinorUnits = Field(gt=0)
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[str, Field(max_length=500), FREE_TEXT] | None = None
 
 
 class PromiseOutput(OutputModel):
@@ -190,7 +190,7 @@ class TemplateRequest(RequestModel):
     channel: Channel
     language: Language
     subject: Annotated[str, Field(max_length=300)] | None = None
-    body: Annotated[str, Field(min_length=1, max_length=20_000)] | None = None
+    body: Annotated[str, Field(min_length=1, max_length=20_000), FREE_TEXT] | None = None
     copy_of: TemplateName | None = Field(
         default=None, description="Start from this built-in (same channel and language); body optional then"
     )
@@ -249,8 +249,8 @@ class TaskOutput(OutputModel):
 class TaskQuery(ListQuery):
     status: Literal["open", "done", "cancelled"] = "open"
     assignee: Annotated[str, Field(max_length=254)] | None = None
-    due_from: date | None = None
-    due_to: date | None = None
+    due_from: BusinessDate | None = None
+    due_to: BusinessDate | None = None
 
 
 TaskOutcome = Literal["reached", "no_answer", "wrong_number", "promised", "disputed", "paid_already", "other"]
@@ -260,10 +260,10 @@ class TaskUpdateRequest(RequestModel):
     version: int = Field(ge=1)
     status: Literal["open", "done", "cancelled"] | None = None
     outcome: TaskOutcome | None = None
-    notes: Annotated[str, Field(max_length=2000)] | None = None
+    notes: Annotated[str, Field(max_length=2000), FREE_TEXT] | None = None
     assignee: Annotated[str, Field(max_length=254)] | None = None
-    due_date: date | None = None
-    promise_date: date | None = Field(
+    due_date: BusinessDate | None = None
+    promise_date: BusinessDate | None = Field(
         default=None, description="With outcome `promised`: records the promise"
     )
     promise_amount: MinorUnits | None = Field(default=None, gt=0)

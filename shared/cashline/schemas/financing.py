@@ -10,13 +10,24 @@ from pydantic import Field
 from cashline.domain.financing import Schedule
 from cashline.domain.invoices import Direction
 from cashline.domain.plans import DebitMethod, FinancingSettings, Installment, Plan
-from cashline.schemas.common import CurrencyCode, MinorUnits, OutputModel, RequestModel
+from cashline.schemas.common import (
+    BusinessDate,
+    CalendarPeriod,
+    CurrencyCode,
+    MinorUnits,
+    OutputModel,
+    RequestModel,
+)
 
 
 class FinancingRequest(RequestModel):
-    payout_date: date = Field(description="When Cashline pays the supplier (moved to the next business day)")
+    payout_date: BusinessDate = Field(
+        description="When Cashline pays the supplier (moved to the next business day)"
+    )
     installments: int = Field(ge=1, le=12, description="Monthly installments (the tenant's maximum applies)")
-    first_debit_date: date | None = Field(default=None, description="Default: one month after the payout")
+    first_debit_date: BusinessDate | None = Field(
+        default=None, description="Default: one month after the payout"
+    )
 
 
 class QuoteRequest(FinancingRequest):
@@ -184,11 +195,11 @@ class FinancingSettingsModel(RequestModel):
 
 class UpcomingQuery(RequestModel):
     direction: Direction = Direction.PAYABLE
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: BusinessDate | None = Field(default=None, alias="from")
+    to: BusinessDate | None = None
     group_by: Literal["day", "week", "month"] = "week"
-    period: str | None = Field(
-        default=None, max_length=10, description="2026-W49, 2026-12 or 2026-12-07: list it"
+    period: CalendarPeriod | None = Field(
+        default=None, description="2026-W49, 2026-12 or 2026-12-07: list it"
     )
 
 

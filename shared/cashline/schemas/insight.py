@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from cashline.domain.invoices import Direction
-from cashline.schemas.common import CurrencyCode, OutputModel, RequestModel
+from cashline.schemas.common import (
+    AccountingPeriod,
+    BusinessDate,
+    CurrencyCode,
+    OutputModel,
+    RequestModel,
+)
 from cashline.schemas.financing import DuePaymentOutput, SummaryCard
 
 Segment = Annotated[str, Field(max_length=50)]
@@ -18,7 +24,7 @@ class SummaryQuery(RequestModel):
     direction: Direction = Direction.RECEIVABLE
     segment: Segment | None = None
     currency: CurrencyCode | None = None
-    period: Annotated[str, Field(max_length=7)] | None = Field(
+    period: AccountingPeriod | None = Field(
         default=None, description="Accounting period for DSO and collection rate: 2026-11, 2026-Q4 or 2026"
     )
 
@@ -60,7 +66,7 @@ class SummaryOutput(OutputModel):
 
 class AgingQuery(RequestModel):
     direction: Direction = Direction.RECEIVABLE
-    as_of: date | None = None
+    as_of: BusinessDate | None = None
     segment: Segment | None = None
     currency: CurrencyCode | None = None
     by_counterparty: bool = True
@@ -122,8 +128,24 @@ class FxRatesOutput(OutputModel):
 
 
 class FxQuery(RequestModel):
-    on: date | None = Field(default=None, description="Default: today")
+    on: BusinessDate | None = Field(default=None, description="Default: today")
     base: CurrencyCode | None = None
+
+
+class FxRateItem(RequestModel):
+    base: Annotated[str, Field(max_length=3, examples=["EUR"])]
+    quote: Annotated[str, Field(max_length=3, examples=["CHF"])]
+    rate: Annotated[str, Field(max_length=40)] | float | int = Field(
+        description="1 base = rate quote; a decimal string or a JSON number", examples=["0.9312"]
+    )
+    date: BusinessDate | None = Field(default=None, description="This rate's day, when not the body's")
+
+
+class FxRatesRequest(RequestModel):
+    """The JSON form of `POST /v1/fx-rates` (the other is the ECB's XML)."""
+
+    date: BusinessDate | None = Field(default=None, description="The day of every rate without its own")
+    rates: list[FxRateItem]
 
 
 class FxRateOutput(OutputModel):
@@ -138,8 +160,8 @@ class FxList(OutputModel):
 
 
 class StatementRequest(RequestModel):
-    from_: date = Field(alias="from")
-    to: date
+    from_: BusinessDate = Field(alias="from")
+    to: BusinessDate
     format: Literal["pdf", "csv"] = "pdf"
     language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] | None = None
     currency: CurrencyCode | None = None

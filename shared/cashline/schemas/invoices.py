@@ -6,10 +6,27 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
-from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceEvent, InvoiceStatus, LineInput
-from cashline.schemas.common import CurrencyCode, MinorUnits, OutputModel, RequestModel
+from cashline.domain.invoices import (
+    Direction,
+    Document,
+    DocumentKind,
+    InvoiceEvent,
+    InvoiceStatus,
+    LineAmountError,
+    LineInput,
+    price_lines,
+)
+from cashline.schemas.common import (
+    FREE_TEXT,
+    BusinessDate,
+    CurrencyCode,
+    FieldProblem,
+    MinorUnits,
+    OutputModel,
+    RequestModel,
+)
 from cashline.schemas.parties import CreateCounterpartyRequest, Metadata
 from cashline.services.invoices import InvoiceView, NewInvoice
 
@@ -21,27 +38,43 @@ class CounterpartyReference(RequestModel):
 
 
 class LineRequest(RequestModel):
-    description: Annotated[str, Field(min_length=1, max_length=500)]
+    description: Annotated[str, Field(min_length=1, max_length=500), FREE_TEXT]
     quantity: DecimalText = Field(description="Decimal as a string, e.g. '2.5'")
     unit_amount: MinorUnits = Field(description="Net price per unit, in minor units")
     tax_rate: DecimalText = Field(description="Percent as a string, e.g. '19' or '7.7'")
 
 
 class CreateInvoiceRequest(RequestModel):
+    # What `_amount_or_lines` checks, said in the schema so clients and generators know it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["amount_due"], "properties": {"amount_due": {"type": "integer"}}},
+                {"required": ["lines"], "properties": {"lines": {"type": "array"}}},
+            ]
+        }
+    )
+
     direction: Direction
-    counterparty: CounterpartyReference | CreateCounterpartyRequest = Field(
+    counterparty: Annotated[
+        Annotated[CounterpartyReference, Tag("Reference")]
+        | Annotated[CreateCounterpartyRequest, Tag("Inline")],
+        # Chosen by the `id` key, so an error names the field of the form the client meant instead of
+        # listing what the other form would miss. Tags are capitalised: `field_of` drops them from paths.
+        Discriminator(lambda value: "Reference" if isinstance(value, dict) and "id" in value else "Inline"),
+    ] = Field(
         description="{'id': ...} of an existing one, or an inline counterparty (matched by "
         "external_reference or tax_id, else created)"
     )
     number: Annotated[str, Field(min_length=1, max_length=64)]
-    issue_date: date
-    due_date: date
+    issue_date: BusinessDate
+    due_date: BusinessDate
     currency: CurrencyCode
     amount_due: MinorUnits | None = Field(default=None, gt=0, description="Total, when no lines are given")
     lines: Annotated[list[LineRequest], Field(min_length=1, max_length=500)] | None = None
     kind: DocumentKind = DocumentKind.INVOICE
     status: Literal["draft", "open"] = "open"
-    description: Annotated[str, Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=1000), FREE_TEXT] | None = None
     metadata: Metadata | None = None
 
     @model_validator(mode="after")
@@ -50,20 +83,31 @@ class CreateInvoiceRequest(RequestModel):
             raise ValueError("give exactly one of amount_due and lines")
         return self
 
+    @model_validator(mode="after")
+    def _totals_within_limit(self) -> CreateInvoiceRequest:
+        # The same arithmetic the invoice is priced with: a line that takes an amount beyond the limit
+        # is named here, before anything is written.
+        try:
+            price_lines(self.line_inputs())
+        except LineAmountError as exc:
+            raise FieldProblem(str(exc), f"lines.{exc.index}.quantity") from None
+        return self
+
+    def line_inputs(self) -> list[LineInput]:
+        return [
+            LineInput(
+                description=line.description,
+                quantity=to_decimal(line.quantity),
+                unit_amount=line.unit_amount,
+                tax_rate=to_decimal(line.tax_rate),
+            )
+            for line in self.lines or []
+        ]
+
     def to_new_invoice(self) -> NewInvoice:
         reference = self.counterparty if isinstance(self.counterparty, CounterpartyReference) else None
         inline = None if reference else self.counterparty.model_dump(exclude_none=True)
-        lines = None
-        if self.lines:
-            lines = [
-                LineInput(
-                    description=line.description,
-                    quantity=to_decimal(line.quantity),
-                    unit_amount=line.unit_amount,
-                    tax_rate=to_decimal(line.tax_rate),
-                )
-                for line in self.lines
-            ]
+        lines = self.line_inputs() if self.lines else None
         return NewInvoice(
             direction=self.direction,
             number=self.number,
@@ -87,7 +131,7 @@ class ChangeStatusRequest(RequestModel):
         "open, partially_paid and overdue)"
     )
     version: int | None = Field(default=None, ge=0, description="When given, a stale version gives 409")
-    note: Annotated[str, Field(max_length=1000)] | None = None
+    note: Annotated[str, Field(max_length=1000), FREE_TEXT] | None = None
 
 
 class DocumentOutput(OutputModel):
@@ -195,12 +239,12 @@ class InvoiceListQuery(RequestModel):
     counterparty_id: str | None = None
     segment: str | None = None
     currency: CurrencyCode | None = None
-    due_from: date | None = None
-    due_to: date | None = None
-    issue_from: date | None = None
-    issue_to: date | None = None
-    amount_min: int | None = Field(default=None, description="Minor units; needs currency")
-    amount_max: int | None = Field(default=None, description="Minor units; needs currency")
+    due_from: BusinessDate | None = None
+    due_to: BusinessDate | None = None
+    issue_from: BusinessDate | None = None
+    issue_to: BusinessDate | None = None
+    amount_min: MinorUnits | None = Field(default=None, description="Minor units; needs currency")
+    amount_max: MinorUnits | None = Field(default=None, description="Minor units; needs currency")
 
 
 class InvoiceEventOutput(OutputModel):

@@ -11,7 +11,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, mode
 from cashline.domain.allocation import AllocationRule
 from cashline.domain.counterparties import check_email
 from cashline.domain.invoices import Direction
-from cashline.schemas.common import CurrencyCode, ListQuery, MinorUnits, OutputModel, RequestModel
+from cashline.schemas.common import (
+    BusinessDate,
+    CurrencyCode,
+    ListQuery,
+    MinorUnits,
+    OutputModel,
+    RequestModel,
+)
 from cashline.schemas.payment_events import (
     Payer,
     PaymentKind,
@@ -96,16 +103,12 @@ class Payment(BaseModel):
     version: int = 0
 
 
-class PaymentOutput(OutputModel):
-    payment: Payment
-
-
 class RecordPaymentRequest(RequestModel):
     """A payment recorded by a person or by the bank-transfer channel."""
 
     amount: MinorUnits = Field(gt=0)
     currency: CurrencyCode
-    value_date: date
+    value_date: BusinessDate
     method: PaymentMethod = PaymentMethod.BANK_TRANSFER
     source: Literal["manual", "bank_transfer"] = "manual"
     direction: Direction = Direction.RECEIVABLE
@@ -144,8 +147,8 @@ class PaymentsQuery(ListQuery):
     currency: CurrencyCode | None = None
     counterparty_id: Annotated[str, Field(max_length=40)] | None = None
     unallocated: bool | None = Field(default=None, description="Only payments with money not yet applied")
-    value_date_from: date | None = None
-    value_date_to: date | None = None
+    value_date_from: BusinessDate | None = None
+    value_date_to: BusinessDate | None = None
 
 
 class CreateConnectionRequest(RequestModel):
@@ -180,10 +183,6 @@ class ConnectionOutputItem(OutputModel):
     updated_at: datetime
 
 
-class ConnectionOutput(OutputModel):
-    connection: ConnectionOutputItem
-
-
 class PaymentSettingsRequest(RequestModel):
     allocation_rule: AllocationRule = AllocationRule.OLDEST_FIRST
     alert_thresholds: dict[CurrencyCode, MinorUnits] = Field(
@@ -207,7 +206,3 @@ class PaymentSettingsItem(OutputModel):
     )
     auto_apply_credit: bool
     version: int
-
-
-class PaymentSettingsOutput(OutputModel):
-    settings: PaymentSettingsItem

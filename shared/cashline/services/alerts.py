@@ -20,24 +20,19 @@ from datetime import datetime, timedelta
 from cashline.adapters.event_bus import DomainEvent, EventPublisher
 from cashline.adapters.mailer import Email, Mailer
 from cashline.adapters.secrets import SecretStore
+from cashline.dal.access_repository import TenantRepository
 from cashline.dal.alert_repository import ALERT_JOB, Alert, AlertRepository, to_alert
 from cashline.dal.payment_records import AlertRecord
 from cashline.dal.payment_settings import PaymentSettings, get_payment_settings
 from cashline.dal.table import CashlineItem
-from cashline.errors import ConflictError
+from cashline.domain.alert_messages import alert_locale, render_alert_email
+from cashline.errors import ConflictError, NotFoundError
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services.sweeps import SweepResult, sweep
 
 ALERT_SCHEDULE = "alert_deliveries"
 alerts = AlertRepository()
-
-SUBJECTS = {
-    "invoice.overdue": "Invoice {number} is overdue",
-    "debit.failed": "A debit failed",
-    "payment.disputed": "A payment was disputed or charged back",
-    "payment.received_large": "Payment received: {amount} {currency}",
-    "mandate.ended": "A Direct Debit mandate ended",
-}
+tenants = TenantRepository()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +99,19 @@ def deliver_alert(alert: Alert, runtime: AlertRuntime, *, now: datetime) -> Aler
 def _email(alert: Alert, settings: PaymentSettings, mailer: Mailer, now: datetime) -> str:
     if not settings.finance_emails:
         return "none"
-    subject = SUBJECTS.get(alert.alert_type, alert.alert_type).format_map(_Defaulting(alert.detail))
-    lines = [f"Cashline alert: {alert.alert_type}", ""]
-    lines += [f"{key}: {value}" for key, value in sorted(alert.detail.items()) if value is not None]
+    email = render_alert_email(alert.alert_type, alert.detail, _locale_of(alert.tenant_id))
     for address in settings.finance_emails:
-        mailer.send(Email(to=address, subject=subject, text="\n".join(lines), sent_at=now))
+        mailer.send(
+            Email(to=address, subject=email.subject, text=email.text, sent_at=now, tenant_id=alert.tenant_id)
+        )
     return "sent"
 
 
-class _Defaulting(dict[str, object]):
-    def __missing__(self, key: str) -> str:
-        return "?"
+def _locale_of(tenant_id: str) -> str:
+    try:
+        return alert_locale(tenants.get(tenant_id).country)
+    except NotFoundError:  # a tenant being removed: its alert still goes out, in plain English
+        return alert_locale(None)
 
 
 def _webhook(
@@ -127,12 +124,12 @@ def _webhook(
     if not settings.webhook_url or not settings.webhook_secret_id:
         return replace(alert, webhook_status="none"), None
     try:
-        check_destination(settings.webhook_url, allow_private=runtime.allow_private_webhooks)
+        destination = check_destination(settings.webhook_url, allow_private=runtime.allow_private_webhooks)
         secret = str(runtime.secrets.get(settings.webhook_secret_id)["secret"])
     except ValueError as exc:
         return replace(alert, webhook_status="failed", last_error=str(exc)), None
-    outcome = deliver(
-        settings.webhook_url,
+    outcome = deliver(  # to the addresses just checked: no second DNS answer (rebinding)
+        destination,
         body_of(alert),
         secret,
         now=int(now.timestamp()),

@@ -22,10 +22,12 @@ from pydantic import ValidationError as PydanticValidationError
 from cashline.dal.invoice_queries import InvoiceFilter
 from cashline.dal.party_repository import UNIQUE_FIELDS, CounterpartyRepository, claimed_by
 from cashline.domain.access import Tenant
+from cashline.domain.byte_budget import MAX_DECOMPRESSED_BYTES, compressed_format, megabytes
 from cashline.domain.counterparties import Counterparty, normalize_tax_id
 from cashline.domain.invoices import Invoice
 from cashline.domain.money import CurrencyError, currency_exponent, normalize_currency
-from cashline.errors import CashlineError, ValidationError
+from cashline.errors import CashlineError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from cashline.schemas.common import field_of
 from cashline.schemas.invoices import CreateInvoiceRequest
 from cashline.schemas.parties import CreateCounterpartyRequest
 from cashline.services import invoices as invoice_service
@@ -33,6 +35,9 @@ from cashline.services.counterparties import new_counterparty
 from cashline.services.invoices import NewInvoice
 
 MAX_ROWS = 5_000
+MAX_CSV_BYTES = MAX_DECOMPRESSED_BYTES
+# The csv module builds a whole row (one string per cell) before we see it: a row is bounded too.
+MAX_ROW_CHARS = 256 * 1024
 MAX_EXPORT_ROWS = 50_000
 COUNTERPARTY_COLUMNS = {
     "name",
@@ -98,17 +103,36 @@ class RowError(Exception):
 
 
 def _read(data: bytes, kind: str) -> list[dict[str, str]]:
+    _refuse_oversize_or_compressed(data)
+    # Decoded as it is read, so the file is never held a second time as one (4-byte-wide) string.
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
     try:
-        text = data.decode("utf-8-sig")
+        return _rows(text, kind)
     except UnicodeDecodeError as exc:
         raise ValidationError("the CSV must be UTF-8", field="body") from exc
-    sample = text[:4096]
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+        raise ValidationError(f"unreadable CSV: {exc}", field="body") from exc
+
+
+def _refuse_oversize_or_compressed(data: bytes) -> None:
+    archive = compressed_format(data)
+    if archive:
+        raise UnsupportedMediaTypeError(f"the body is a {archive} archive: send the CSV itself", field="body")
+    if len(data) > MAX_CSV_BYTES:
+        raise PayloadTooLargeError(f"the CSV is more than {megabytes(MAX_CSV_BYTES)}", field="body")
+
+
+def _rows(text: io.TextIOWrapper, kind: str) -> list[dict[str, str]]:
+    sample = text.read(4096)
+    text.seek(0)
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    lines = _BoundedRows(text)
+    reader = csv.DictReader(lines, dialect=dialect)
     columns = {c.strip() for c in reader.fieldnames or []}
+    lines.row_done()  # the header is read
     allowed = COUNTERPARTY_COLUMNS if kind == "counterparties" else INVOICE_COLUMNS
     unknown = sorted(columns - allowed)
     if unknown:
@@ -118,10 +142,37 @@ def _read(data: bytes, kind: str) -> list[dict[str, str]]:
     missing = sorted(REQUIRED[kind] - columns)
     if missing:
         raise ValidationError(f"missing column {missing[0]!r}", field=missing[0])
-    rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    if len(rows) > MAX_ROWS:
-        raise ValidationError(f"at most {MAX_ROWS} rows per file", field="body")
+    rows: list[dict[str, str]] = []
+    for row in reader:
+        lines.row_done()
+        # Stopped at the first row too many: the rest of the file is never read into rows.
+        if len(rows) == MAX_ROWS:
+            raise PayloadTooLargeError(
+                f"more than {MAX_ROWS} rows: at most {MAX_ROWS} per file", field="body"
+            )
+        rows.append({k.strip(): (v or "").strip() for k, v in row.items() if k})
     return rows
+
+
+class _BoundedRows:
+    """Feeds the csv reader line by line and stops a row (quoted newlines included) past MAX_ROW_CHARS."""
+
+    def __init__(self, text: io.TextIOWrapper):
+        self._lines = iter(text)
+        self._row_chars = 0
+
+    def __iter__(self) -> _BoundedRows:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._row_chars += len(line)
+        if self._row_chars > MAX_ROW_CHARS:
+            raise PayloadTooLargeError(f"a CSV row is longer than {MAX_ROW_CHARS // 1024} KB", field="body")
+        return line
+
+    def row_done(self) -> None:
+        self._row_chars = 0
 
 
 def minor_units(text: str, currency: str, name: str = "amount") -> int:
@@ -155,7 +206,7 @@ def _validated(model: type[BaseModel], values: dict[str, Any]) -> Any:
         return model.model_validate(values)
     except PydanticValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first.get("loc", ()) if not (str(p)[:1].isupper() or "[" in str(p)))
+        loc = field_of(first) or ""
         raise RowError(_COLUMN_OF.get(loc, loc or "row"), str(first.get("msg"))) from exc
 
 

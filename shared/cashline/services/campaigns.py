@@ -35,12 +35,37 @@ class CollectionSettings:
     version: int = 0
 
 
-def _checked(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+def _checked(tenant_id: str, steps: tuple[Step, ...]) -> tuple[Step, ...]:
     try:
         check_steps(steps)
     except CampaignRuleError as exc:
         raise ValidationError(str(exc), field=exc.field) from None
+    _check_templates(tenant_id, steps)
     return steps
+
+
+def _check_templates(tenant_id: str, steps: tuple[Step, ...]) -> None:
+    """A named template must exist, built in or the tenant's own, on the step's channel and on its
+    fallback channel (the fallback renders the same name): else the reminder would silently go out
+    with another text. Another tenant's template does not exist for this one."""
+    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+
+    named = [(i, s) for i, s in enumerate(steps) if s.template is not None]
+    if not named:
+        return
+    own = {(r.name, r.channel) for r in dunning.templates(tenant_id)}
+    for index, step in named:
+        for channel in (step.channel, step.fallback_channel):
+            if channel is None or (step.template, channel.value) in own:
+                continue
+            try:
+                templates.builtin(str(step.template), channel.value, templates.FALLBACK_LANGUAGE)
+            except KeyError:
+                raise ValidationError(
+                    f"no template named {step.template!r} for the {channel.value} channel: "
+                    "name a built-in one or one of yours (GET /v1/reminder-templates)",
+                    field=f"steps[{index}].template",
+                ) from None
 
 
 def create_campaign(
@@ -51,7 +76,7 @@ def create_campaign(
         campaign_id=new_id("campaign"),
         name=name,
         description=description,
-        steps=_checked(steps),
+        steps=_checked(tenant_id, steps),
         status=CampaignStatus.ACTIVE,
         created_at=now,
         updated_at=now,
@@ -81,7 +106,7 @@ def update_campaign(
         raise ConflictError("campaign was changed since this version; read it again", field="version")
     if before.status is CampaignStatus.ARCHIVED:
         raise ConflictError("an archived campaign cannot be changed", field="campaign_id")
-    new_steps = _checked(steps) if steps is not None else before.steps
+    new_steps = _checked(tenant_id, steps) if steps is not None else before.steps
     after = replace(
         before,
         name=name or before.name,
@@ -213,9 +238,16 @@ def list_templates(tenant_id: str) -> list[ReminderTemplate]:
     )
 
 
+class MissingTemplateError(NotFoundError):
+    """A step names a template that exists neither built in nor among the tenant's own."""
+
+
 def template_for(tenant_id: str, name: str | None, channel: Channel, language: str) -> ReminderTemplate:
     """The tenant's own template of that name in the debtor's language, then in English, then the
-    built-in; an unknown name falls back to the channel's default built-in."""
+    built-in, then the tenant's own in any language; no name: the channel's default built-in.
+
+    A named template found nowhere raises MissingTemplateError: a campaign cannot name one (it is
+    checked when saved), so only a campaign saved before that check can; the caller decides."""
     from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
 
     chosen = name or templates.DEFAULT_BY_CHANNEL[channel.value]
@@ -226,7 +258,13 @@ def template_for(tenant_id: str, name: str | None, channel: Channel, language: s
     try:
         return templates.builtin(chosen, channel.value, language)
     except KeyError:
-        return templates.builtin(templates.DEFAULT_BY_CHANNEL[channel.value], channel.value, language)
+        pass
+    for own in dunning.templates(tenant_id):
+        if own.name == chosen and own.channel == channel.value:
+            return _to_template(own)
+    raise MissingTemplateError(
+        f"no template named {chosen!r} for the {channel.value} channel", field="template"
+    )
 
 
 def save_template(

@@ -30,6 +30,7 @@ from cashline.adapters.messaging import (
     OutgoingEmail,
     SmsChannel,
 )
+from cashline.dal.access_repository import TenantRepository
 from cashline.dal.due import due_keys
 from cashline.dal.dunning_records import (
     CollectionRecord,
@@ -60,17 +61,20 @@ from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.dunning import Campaign, Channel, Collection, CollectionStatus, PauseReason, Step
 from cashline.domain.invoices import Invoice, InvoiceEvent, InvoiceStatus, days_past_due
 from cashline.domain.late_charges import ECB_REFERENCE_RATES_BP, LateCharges, late_charges
+from cashline.domain.locales import locale_for
 from cashline.errors import ConflictError, NotFoundError, UnprocessableError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services import campaigns
-from cashline.services.invoices import tenants, today_for
 from cashline.services.sweeps import SweepResult, sweep
 
 if TYPE_CHECKING:
     from cashline.domain.reminder_templates import ReminderTemplate
 
 T = TypeVar("T")
+# Its own repositories, not services.invoices': that module stages an entry into a campaign in the
+# transaction that makes an invoice overdue, so it imports this one (and not the other way round).
+tenants = TenantRepository()
 dunning = DunningRepository()
 invoices = InvoiceRepository()
 parties = CounterpartyRepository()
@@ -133,11 +137,11 @@ def debtor_locale(counterparty: Counterparty, tenant: Tenant) -> tuple[str, str]
             language = Locale.parse(f"und_{country}").language if country else "en"
         except (UnknownLocaleError, ValueError):
             language = "en"
-    try:
-        locale = str(Locale.parse(f"{language}_{country}")) if country else language
-    except (UnknownLocaleError, ValueError):
-        locale = language
-    return language, locale
+    return language, locale_for(language, country or None)
+
+
+def today_for(tenant: Tenant, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(tenant.timezone)).date()
 
 
 # --- entering, and a person's actions ------------------------------------------------------------
@@ -162,14 +166,23 @@ def new_run(
 
 
 def prepare_entry(
-    tenant: Tenant, invoice: Invoice, now: datetime, campaign_id: str | None = None
+    tenant: Tenant,
+    invoice: Invoice,
+    now: datetime,
+    campaign_id: str | None = None,
+    *,
+    counterparty: Counterparty | None = None,
 ) -> Collection | None:
-    """The run an invoice would start now, or None (no campaign applies, or one exists already)."""
+    """The run an invoice would start now, or None (no campaign applies, or one exists already).
+
+    `counterparty`: the invoice's, when the caller holds it (a new invoice's counterparty may be
+    created in the same transaction, so it cannot be read yet)."""
     if invoice.direction.value != "receivable" or invoice.status not in CHASEABLE:
         return None
     if dunning.collection(tenant.tenant_id, invoice.invoice_id) is not None:
         return None
-    counterparty = parties.get_profile(tenant.tenant_id, invoice.counterparty_id)
+    if counterparty is None:
+        counterparty = parties.get_profile(tenant.tenant_id, invoice.counterparty_id)
     campaign = campaigns.campaign_for(tenant.tenant_id, counterparty, campaign_id)
     if campaign is None:
         return None
@@ -490,13 +503,15 @@ def _completed(c: Collection, invoice: Invoice, writes: CollectionWrites, now: d
 
 
 def sync(tenant_id: str, invoice_id: str, *, now: datetime) -> Collection | None:
-    """After a payment, a dispute or its resolution: bring the run in step at once (the sweep would at
-    the run's next moment). Best effort; a conflict means someone else just did it."""
+    """After a payment, its reversal, a dispute or its resolution: bring the run in step at once (the
+    sweep would at the run's next moment). An overdue invoice with no run (a chargeback reopened a
+    paid one) enters its campaign; one whose run completed when it was paid starts a new run. Best
+    effort; a conflict means someone else just did it."""
     items = dunning.collection_items(tenant_id, invoice_id)
     record = next((i for i in items if isinstance(i, CollectionRecord)), None)
-    if record is None:
-        return None
-    before = to_collection(record)
+    before = to_collection(record) if record is not None else None
+    if before is None or before.status is CollectionStatus.COMPLETED:
+        return _reenter(tenant_id, invoice_id, before, now)
     if before.status not in {CollectionStatus.ACTIVE, CollectionStatus.PAUSED}:
         return before
     invoice = invoices.get_header(tenant_id, invoice_id)
@@ -512,6 +527,33 @@ def sync(tenant_id: str, invoice_id: str, *, now: datetime) -> Collection | None
         return before
     _risk_events(writes)
     return after
+
+
+def _reenter(
+    tenant_id: str, invoice_id: str, finished: Collection | None, now: datetime
+) -> Collection | None:
+    """An overdue invoice that is in no running campaign (never was, or its run completed when it
+    was paid and a reversal reopened it) enters one now; otherwise nothing changes."""
+    invoice = invoices.get_header(tenant_id, invoice_id)
+    if invoice.status is not InvoiceStatus.OVERDUE or invoice.direction.value != "receivable":
+        return finished
+    tenant = tenants.get(tenant_id)
+    counterparty = parties.get_profile(tenant_id, invoice.counterparty_id)
+    campaign = campaigns.campaign_for(tenant_id, counterparty)
+    if campaign is None:
+        return finished
+    started = new_run(tenant, invoice, counterparty, campaign, now)
+    writes = CollectionWrites(tenant_id, now)
+    stage_entry(writes, started, "system:collections")
+    if finished is not None:
+        started = replace(started, version=finished.version)  # a new run over the finished one
+        writes.collection = (finished, started)
+    try:
+        dunning.commit(writes)
+    except ConflictError:
+        logger.info("collection changed meanwhile; left as it is", invoice_id=invoice_id)
+        return finished
+    return started
 
 
 def _risk_events(writes: CollectionWrites) -> None:
@@ -807,11 +849,28 @@ def prepare(
     language, _ = debtor_locale(counterparty, tenant)
     template = _cached(
         ("template", c.tenant_id, step.template, channel, language),
-        lambda: campaigns.template_for(c.tenant_id, step.template, channel, language),
+        lambda: _sweep_template(c, step, channel, language),
     )
     return _rendered(
         invoice, step, index, channel, counterparty, tenant, config, template, today_for(tenant, now)
     )
+
+
+def _sweep_template(c: Collection, step: Step, channel: Channel, language: str) -> ReminderTemplate:
+    try:
+        return campaigns.template_for(c.tenant_id, step.template, channel, language)
+    except campaigns.MissingTemplateError:
+        # Only a run of a campaign saved before templates were checked can name a missing one. The
+        # debtor still gets the reminder its lateness calls for, in the channel's default text, and
+        # it is logged (the preview refuses such a step instead).
+        logger.warning(
+            "step names a missing template; the channel's default goes out",
+            tenant_id=c.tenant_id,
+            campaign_id=c.campaign_id,
+            template=step.template,
+            channel=channel.value,
+        )
+        return campaigns.template_for(c.tenant_id, None, channel, language)
 
 
 def _rendered(
@@ -902,7 +961,9 @@ def deliver(
         return _email(c, invoice, step, p, runtime)
     if p.channel is Channel.SMS:
         phone = _e164(p.counterparty.phone)
-        sent = runtime.sms.send(phone, p.body, message_ref=f"{c.invoice_id}/{c.next_step}")
+        sent = runtime.sms.send(
+            phone, p.body, message_ref=f"{c.invoice_id}/{c.next_step}", tenant_id=c.tenant_id
+        )
         return Delivery("sent", sent.provider_id, None, recipient=phone)
     if p.channel is Channel.LETTER:
         return _letter(c, invoice, p, runtime, now)
@@ -931,6 +992,7 @@ def _email(c: Collection, invoice: Invoice, step: Step, p: Prepared, runtime: Co
             to=p.counterparty.email,
             subject=p.subject or invoice.number,
             text=p.body,
+            tenant_id=c.tenant_id,
             attachments=attachments,
             headers={"X-Cashline-Reference": f"{c.tenant_id}/{c.invoice_id}/{c.next_step}"},
         )
@@ -1246,6 +1308,7 @@ def run_task_reminders(
             OutgoingEmail(
                 to=item.assignee,
                 subject=f"Call today: {item.counterparty_name}",
+                tenant_id=item.tenant_id,
                 text=(
                     f"Please call {item.counterparty_name} ({item.phone or 'no phone on file'}) today about "
                     f"invoice {item.invoice_id}.\n\n{item.script}\n\n"
@@ -1484,7 +1547,13 @@ def _prepare_for(
     """Like `prepare`, with a given counterparty (a preview in another language), as of the step's day
     and with the settings and templates as they are now (no cache: a preview follows an edit at once)."""
     language, _ = debtor_locale(counterparty, tenant)
-    template = campaigns.template_for(tenant.tenant_id, step.template, step.channel, language)
+    try:
+        template = campaigns.template_for(tenant.tenant_id, step.template, step.channel, language)
+    except campaigns.MissingTemplateError as exc:
+        # A preview shows what would go out: never another text in place of a missing one.
+        raise UnprocessableError(
+            f"{exc.message}: edit the campaign's step {index}", field=f"steps[{index}].template"
+        ) from None
     day = moment.astimezone(ZoneInfo(tenant.timezone)).date()
     config = campaigns.settings(tenant.tenant_id)
     return _rendered(invoice, step, index, step.channel, counterparty, tenant, config, template, day)

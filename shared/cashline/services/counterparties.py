@@ -59,20 +59,26 @@ def checked_fields(values: dict[str, Any]) -> dict[str, Any]:
         "iban": normalize_iban,
     }
     checked = dict(values)
+    if "name" in checked and not (isinstance(checked["name"], str) and checked["name"].strip()):
+        raise ValidationError("name must not be empty; a counterparty always has one", field="name")
+    if "metadata" in checked and checked["metadata"] is None:
+        checked["metadata"] = {}  # null clears it: the read path knows no metadata as {}
+    if checked.get("address") is not None:
+        # The address is replaced whole: a null inside it is a line the address does not have.
+        checked["address"] = {k: v for k, v in checked["address"].items() if v is not None}
     try:
         for name, check in checks.items():
-            if checked.get(name):
+            # `is not None`: an empty string is a value to check, not one to skip (and store unchecked).
+            if checked.get(name) is not None:
                 checked[name] = check(checked[name])
         address = checked.get("address")
-        if address and address.get("country"):
+        if address is not None and address.get("country") is not None:
             checked["address"] = {
                 **address,
                 "country": normalize_country(address["country"], "address.country"),
             }
     except CounterpartyRuleError as exc:
         raise ValidationError(str(exc), field=exc.field) from exc
-    if "name" in checked and not str(checked["name"]).strip():
-        raise ValidationError("name must not be empty", field="name")
     return checked
 
 

@@ -421,6 +421,7 @@ def _reminder_email(
         subject=f"Cashline debits on {day}: {amounts}",
         text="\n".join(lines),
         sent_at=now,
+        tenant_id=tenant.tenant_id,
     )
 
 

@@ -13,12 +13,13 @@ from datetime import datetime
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
 
 from cashline.adapters.documents import DocumentStore, PresignedUpload
 from cashline.config import StorageSettings, url_text
 from cashline.dal.invoice_repository import InvoiceRepository
+from cashline.domain.byte_budget import MAX_DECOMPRESSED_BYTES, megabytes
+from cashline.domain.einvoice import EInvoiceError
+from cashline.domain.einvoice.safe_xml import parse_xml
 from cashline.domain.filetypes import ALLOWED_UPLOAD_TYPES, EXTENSIONS, sniff
 from cashline.domain.invoices import Document, InvoiceEvent
 from cashline.errors import ConflictError, NotFoundError, ValidationError
@@ -95,10 +96,13 @@ def _problem(store: DocumentStore, document: Document, size: int) -> tuple[str |
             f"declared {document.declared_content_type} but the bytes are {detected or 'unknown'}",
         )
     if detected == "xml":
+        # Parsed only within the decompressed-byte budget (a tree costs far more than its bytes).
+        if size > MAX_DECOMPRESSED_BYTES:
+            return detected, f"XML of more than {megabytes(MAX_DECOMPRESSED_BYTES)} is not checked or kept"
         try:
-            fromstring(store.read(document.s3_key), forbid_dtd=True)
-        except (DefusedXmlException, ParseError) as exc:
-            return detected, f"unsafe or malformed XML: {type(exc).__name__}"
+            parse_xml(store.read(document.s3_key))
+        except EInvoiceError as exc:
+            return detected, f"unsafe, malformed or oversized XML: {exc.message}"
     return detected, None
 
 

@@ -16,10 +16,25 @@ from cashline.adapters.documents import DocumentStore
 from cashline.dal.invoice_repository import UniqueClaim
 from cashline.dal.party_repository import claimed_by
 from cashline.domain.access import Tenant
+from cashline.domain.byte_budget import compressed_format, megabytes
 from cashline.domain.counterparties import normalize_tax_id
-from cashline.domain.einvoice import EInvoice, EInvoiceError, Party, check_totals, parse_einvoice
+from cashline.domain.einvoice import (
+    EInvoice,
+    EInvoiceError,
+    EInvoiceTooLargeError,
+    Party,
+    check_totals,
+    is_header_only,
+    parse_einvoice,
+)
 from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceStatus
-from cashline.errors import ConflictError, UnprocessableError, ValidationError
+from cashline.errors import (
+    ConflictError,
+    PayloadTooLargeError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 from cashline.ids import new_id
 from cashline.services import invoices as invoice_service
 from cashline.services.counterparties import checked_fields
@@ -121,11 +136,12 @@ def _stated(document: EInvoice) -> StatedAmounts:
         }
         for t in document.tax_subtotals
     ]
-    # Lines and taxes stay as the document states them; the header amounts are positive.
+    # Lines and taxes stay as the document states them; the header amounts are positive. Amounts
+    # the seller collects for third parties (XRechnung BG-DEX-09) are owed too: part of the total.
     return StatedAmounts(
         subtotal=sign * totals.tax_exclusive,
         tax=sign * totals.tax_total,
-        total=sign * (totals.tax_inclusive + totals.rounding),
+        total=sign * (totals.tax_inclusive + totals.rounding + totals.third_party),
         lines=lines,
         taxes=taxes,
     )
@@ -136,6 +152,8 @@ def _details(document: EInvoice) -> dict[str, Any]:
         "syntax": document.syntax,
         "container": document.container,
         "profile": document.profile,
+        "profile_name": document.profile_name,
+        "header_only": is_header_only(document.profile_name),
         "type_code": document.type_code,
         "payment_terms": document.payment_terms,
         "creditor_iban": document.creditor_iban,
@@ -154,6 +172,10 @@ def _details(document: EInvoice) -> dict[str, Any]:
             }
             for a in document.allowances_charges
         ],
+        "third_party_payments": [
+            {"type": p.type, "amount": p.amount, "description": p.description}
+            for p in document.third_party_payments
+        ],
     }
 
 
@@ -161,11 +183,18 @@ def read_document(data: bytes, content_type: str) -> EInvoice:
     if not data:
         raise ValidationError("the body is empty: send the e-invoice file itself", field="body")
     if len(data) > MAX_IMPORT_BYTES:
-        raise ValidationError(f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MB", field="body")
+        raise PayloadTooLargeError(f"the file is over {megabytes(MAX_IMPORT_BYTES)}", field="body")
     if content_type not in CONTENT_TYPES:
         raise ValidationError("send application/xml or application/pdf", field="Content-Type")
+    archive = compressed_format(data)
+    if archive:
+        raise UnsupportedMediaTypeError(
+            f"the body is a {archive} archive: send the e-invoice file itself, uncompressed", field="body"
+        )
     try:
         document = parse_einvoice(data)
+    except EInvoiceTooLargeError as exc:
+        raise PayloadTooLargeError(exc.message, field="body") from exc
     except EInvoiceError as exc:
         raise ValidationError(exc.message, field=f"body.{exc.field}" if exc.field else "body") from exc
     violations = check_totals(document)

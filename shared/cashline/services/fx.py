@@ -3,13 +3,15 @@ to convert to the base currency."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from cashline.dal.fx_repository import rates_before, save_rates
+from cashline.domain.date_window import EARLIEST_DATE, LATEST_DATE
 from cashline.errors import UnsupportedMediaTypeError, ValidationError
+from cashline.schemas.common import parse_json
+from cashline.schemas.insight import FxRatesRequest
 
 if TYPE_CHECKING:
     from cashline.domain.fx import Rate
@@ -25,11 +27,10 @@ def store(tenant_id: str, body: bytes, content_type: str, *, now: datetime) -> l
             rates = parse_ecb_xml(body)
             source = "ecb-xml"
         elif content_type == "application/json":
-            try:
-                payload = json.loads(body or b"null")
-            except ValueError:
-                raise ValidationError("the body is not valid JSON", field="body") from None
-            rates = parse_json_pairs(payload)
+            # The body's shape (no unknown fields, dates in the window, no control characters) is the
+            # API's one request check; the rates' meaning (currencies, digits) is the domain's.
+            payload = parse_json(FxRatesRequest, body)
+            rates = parse_json_pairs(payload.model_dump(mode="json", exclude_none=True))
             source = "json"
         else:
             raise UnsupportedMediaTypeError("send the ECB XML or JSON pairs", field="Content-Type")
@@ -37,6 +38,12 @@ def store(tenant_id: str, body: bytes, content_type: str, *, now: datetime) -> l
         raise ValidationError(str(exc), field=exc.field or "body") from None
     if not rates:
         raise ValidationError("no rates in the body", field="body")
+    outside = next((r for r in rates if not EARLIEST_DATE <= r.day <= LATEST_DATE), None)
+    if outside is not None:
+        # The ECB file's days are read by the domain parser; the JSON ones were checked above.
+        raise ValidationError(
+            f"the day {outside.day} is not between {EARLIEST_DATE} and {LATEST_DATE}", field="Cube/@time"
+        )
     if len(rates) > MAX_RATES:
         raise ValidationError(f"at most {MAX_RATES} rates per request", field="body")
     save_rates(tenant_id, rates, source, now)

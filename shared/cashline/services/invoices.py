@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from cashline.dal.access_repository import TenantRepository
 from cashline.dal.alert_repository import Alert, stage_alert
+from cashline.dal.dunning_repository import CollectionWrites
 from cashline.dal.invoice_queries import InvoiceFilter, plan, run
 from cashline.dal.invoice_records import InvoiceRecord
 from cashline.dal.invoice_repository import (
@@ -24,6 +25,8 @@ from cashline.dal.party_repository import CounterpartyRepository, claimed_by
 from cashline.dal.table import CashlineItem
 from cashline.domain.access import Tenant
 from cashline.domain.counterparties import Counterparty
+from cashline.domain.date_window import WINDOW_TEXT, is_plausible
+from cashline.domain.dunning import Collection
 from cashline.domain.invoices import (
     AWAITING_PAYMENT,
     Direction,
@@ -40,10 +43,11 @@ from cashline.domain.invoices import (
     price_lines,
     settled_status,
 )
-from cashline.domain.money import currency_exponent
+from cashline.domain.money import MAX_MINOR_UNITS, currency_exponent
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
+from cashline.services import collections
 from cashline.services.counterparties import new_counterparty
 from cashline.services.sweeps import SweepResult, sweep
 
@@ -96,6 +100,8 @@ class Prepared:
     claims: list[UniqueClaim]
     new_counterparty: Counterparty | None
     overdue_instant: datetime | None
+    # Created overdue: the run it starts in its campaign, written with it (None: no campaign applies).
+    collection: Collection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +173,10 @@ def prepare_invoice(
     """A checked invoice ready to store. `resolved`: a counterparty the caller found or will create
     itself (a CSV file's rows share one); otherwise it is resolved here and, if new, created with the
     invoice in one transaction."""
+    # The API's schemas hold dates to the window already; imports (CSV, e-invoices) come through here.
+    for name in ("issue_date", "due_date"):
+        if not is_plausible(getattr(new, name)):
+            raise ValidationError(f"{name} must be {WINDOW_TEXT}", field=name)
     if new.due_date < new.issue_date:
         raise ValidationError("due_date is before issue_date", field="due_date")
     currency_exponent(new.currency)  # raises for an unknown currency
@@ -180,6 +190,9 @@ def prepare_invoice(
         )
     else:
         subtotal, tax, total, lines, taxes = _amounts(new)
+    for name, amount in (("amount_subtotal", subtotal), ("amount_tax", tax), ("amount_due", total)):
+        if abs(amount) > MAX_MINOR_UNITS:
+            raise ValidationError(f"{name} would be beyond {MAX_MINOR_UNITS} minor units", field=name)
     if new.document_kind is DocumentKind.INVOICE and total <= 0 and source == "api":
         raise ValidationError(
             "an invoice's amount must be positive; use a credit note for refunds", field="amount_due"
@@ -227,6 +240,9 @@ def prepare_invoice(
         claims=claims,
         new_counterparty=counterparty if is_new else None,
         overdue_instant=overdue_instant_of(tenant, invoice),
+        collection=collections.prepare_entry(tenant, invoice, now, counterparty=counterparty)
+        if invoice.status is InvoiceStatus.OVERDUE
+        else None,
     )
 
 
@@ -256,6 +272,7 @@ def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] 
         claims=prepared.claims,
         new_counterparty=prepared.new_counterparty,
         documents=documents,
+        also=_entry_writes(prepared.collection, "system:created-overdue", invoice.created_at),
     )
     metrics.add_metric(name="InvoiceCreated", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -304,13 +321,17 @@ def change_status(
             "invoice was changed by someone else since this version; read it again", field="version"
         )
     after = _apply_target(before, target, today_for(tenant, now), now)
-    _save(tenant, before, after, actor=actor, note=note, now=now)
+    # Finalized or back from a dispute after its due date: overdue, so it enters its campaign with it.
+    entry = (
+        _collection_entry(tenant, after, now, "system:collections")
+        if after.status is InvoiceStatus.OVERDUE
+        else None
+    )
+    _save(tenant, before, after, actor=actor, note=note, now=now, also=entry)
     if InvoiceStatus.DISPUTED in {before.status, after.status} or after.status in {
         InvoiceStatus.VOID,
         InvoiceStatus.WRITTEN_OFF,
     }:
-        from cashline.services import collections
-
         collections.sync(tenant_id, invoice_id, now=now)  # a dispute pauses reminders, its end resumes them
     if after.status is InvoiceStatus.DISPUTED:
         from cashline.services import risk
@@ -401,16 +422,18 @@ def invoice_events(
     return invoices.events(tenant_id, invoice_id, limit=limit, starting_after=starting_after)
 
 
-def _collection_entry(tenant: Tenant, invoice: Invoice, now: datetime) -> Callable[[Any], None] | None:
+def _collection_entry(
+    tenant: Tenant, invoice: Invoice, now: datetime, actor: str = "system:overdue-check"
+) -> Callable[[Any], None] | None:
     """An overdue receivable enters its campaign in the same transaction that makes it overdue."""
-    from cashline.dal.dunning_repository import CollectionWrites
-    from cashline.services import collections
+    return _entry_writes(collections.prepare_entry(tenant, invoice, now), actor, now)
 
-    entry = collections.prepare_entry(tenant, invoice, now)
+
+def _entry_writes(entry: Collection | None, actor: str, now: datetime) -> Callable[[Any], None] | None:
     if entry is None:
         return None
-    writes = CollectionWrites(tenant.tenant_id, now)
-    collections.stage_entry(writes, entry, "system:overdue-check")
+    writes = CollectionWrites(entry.tenant_id, now)
+    collections.stage_entry(writes, entry, actor)
     return lambda write: collections.dunning.stage(write, writes)
 
 

@@ -21,6 +21,7 @@ from cashline.dal.payment_records import PaymentRecord
 from cashline.dal.payment_repository import to_payment
 from cashline.domain.counterparties import address_lines
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
+from cashline.domain.locales import locale_for
 from cashline.errors import NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.schemas.payment_events import PaymentKind, PaymentStatus
@@ -160,7 +161,7 @@ def make_statement(
         open_items=open_items,
     )
     lang = language or (counterparty.preferred_language or "en")[:2]
-    locale = f"{lang}_{(counterparty.country or tenant.country or 'DE').upper()}"
+    locale = locale_for(lang, counterparty.country or tenant.country)
     if fmt == "csv":
         content, content_type = statement_csv(statement, locale=locale).encode("utf-8"), "text/csv"
     else:
@@ -256,6 +257,7 @@ def _email(tenant_id: str, counterparty_id: str, made: StatementFile, first: dat
             to=counterparty.email,
             subject=subject,
             text=text,
+            tenant_id=tenant_id,
             attachments=(Attachment(f"statement_{first:%Y-%m}.pdf", "application/pdf", made.content),),
         )
     )

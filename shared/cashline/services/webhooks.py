@@ -90,7 +90,7 @@ def _verified_events(
     if provider == "stripe":
         from cashline.adapters.webhooks.stripe_events import parse_stripe
 
-        return [parse_stripe(body, lower.get("stripe-signature"), secrets)]
+        return [parse_stripe(body, lower.get("stripe-signature"), secrets, now=now)]
     if provider == "gocardless":
         from cashline.adapters.webhooks.gocardless_events import parse_gocardless
 

@@ -16,11 +16,14 @@ from cashline.domain.einvoice.model import (
     DocumentTotals,
     EInvoice,
     EInvoiceError,
+    EInvoiceTooLargeError,
     InvoiceLine,
     Party,
     RuleViolation,
     TaxSubtotal,
+    ThirdPartyPayment,
 )
+from cashline.domain.einvoice.profiles import ProfileName, is_header_only, profile_name
 from cashline.domain.einvoice.rules import check_totals
 from cashline.domain.einvoice.safe_xml import local_name, namespace_of, parse_xml
 from cashline.domain.einvoice.ubl import is_ubl, parse_ubl
@@ -30,12 +33,17 @@ __all__ = [
     "DocumentTotals",
     "EInvoice",
     "EInvoiceError",
+    "EInvoiceTooLargeError",
     "InvoiceLine",
     "Party",
+    "ProfileName",
     "RuleViolation",
     "TaxSubtotal",
+    "ThirdPartyPayment",
     "check_totals",
+    "is_header_only",
     "parse_einvoice",
+    "profile_name",
 ]
 
 _UTF8_BOM = b"\xef\xbb\xbf"

@@ -15,6 +15,7 @@ from cashline.domain.einvoice.model import (
     Party,
     TaxSubtotal,
 )
+from cashline.domain.einvoice.profiles import is_header_only, profile_name
 from cashline.domain.einvoice.rules import document_type_for
 from cashline.domain.einvoice.safe_xml import (
     Paths,
@@ -62,12 +63,16 @@ def parse_cii(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
     assert issue_date is not None  # required=True never returns None
     currency = to_currency(_p.text(settlement, "ram:InvoiceCurrencyCode"))
     terms = _p.findall(settlement, "ram:SpecifiedTradePaymentTerms")
+    profile = _p.text(
+        root, "rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"
+    )
+    name = profile_name(profile)
+    # MINIMUM and BASIC WL carry no lines by definition: none are read, whatever the file holds.
+    header_only = is_header_only(name)
     return EInvoice(
         syntax="cii",
         container=container,
-        profile=_p.text(
-            root, "rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"
-        ),
+        profile=profile,
         document_type=document_type_for(type_code),
         type_code=type_code,
         number=number,
@@ -78,7 +83,9 @@ def parse_cii(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
         currency=currency,
         seller=_party(_p.find(agreement, "ram:SellerTradeParty"), "seller"),
         buyer=_party(_p.find(agreement, "ram:BuyerTradeParty"), "buyer"),
-        lines=[
+        lines=[]
+        if header_only
+        else [
             _line(el, index, currency)
             for index, el in enumerate(
                 _p.findall(root, f"{_TRANSACTION}/ram:IncludedSupplyChainTradeLineItem")
@@ -93,7 +100,7 @@ def parse_cii(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
             _tax_subtotal(el, index, currency)
             for index, el in enumerate(_p.findall(settlement, "ram:ApplicableTradeTax"))
         ],
-        totals=_totals(_p.find(settlement, _SUMMATION), currency),
+        totals=_totals(_p.find(settlement, _SUMMATION), currency, line_total_required=name != "minimum"),
         payment_terms="\n".join(t for t in (_p.text(term, "ram:Description") for term in terms) if t) or None,
         creditor_iban=_iban(settlement),
         payment_reference=_p.text(settlement, "ram:PaymentReference"),
@@ -208,23 +215,29 @@ def _tax_subtotal(el: Element, index: int, currency: str) -> TaxSubtotal:
 
 
 def _tax_total_amount(summation: Element | None, currency: str) -> int:
-    """BT-110: the TaxTotalAmount in the document currency (a second one may be in the tax currency)."""
+    """BT-110: the TaxTotalAmount in the document currency (a second one may be in the tax currency).
+
+    BT-110 is optional in EN 16931: a document without VAT (no breakdown, TaxBasisTotalAmount =
+    GrandTotalAmount) states none, and 0 is what BR-CO-15 then checks against.
+    """
     for el in _p.findall(summation, "ram:TaxTotalAmount"):
         value = (el.text or "").strip()
         if value and (el.get("currencyID") or currency).strip().upper() == currency:
             return to_minor(value, currency, "totals.tax_total")
-    raise EInvoiceError(f"missing mandatory VAT total in {currency}", field="totals.tax_total")
+    return 0
 
 
-def _totals(summation: Element | None, currency: str) -> DocumentTotals:
+def _totals(summation: Element | None, currency: str, *, line_total_required: bool) -> DocumentTotals:
     def amount(tag: str, field: str, *, required: bool = False) -> int:
         value = _p.text(summation, f"ram:{tag}")
         if required:
             return required_minor(value, currency, f"totals.{field}")
         return optional_minor(value, currency, f"totals.{field}")
 
+    # Factur-X MINIMUM has no BT-106; every other profile must state it.
+    stated_line_total = line_total_required or _p.text(summation, "ram:LineTotalAmount") is not None
     return DocumentTotals(
-        line_total=amount("LineTotalAmount", "line_total", required=True),
+        line_total=amount("LineTotalAmount", "line_total", required=True) if stated_line_total else None,
         allowance_total=amount("AllowanceTotalAmount", "allowance_total"),
         charge_total=amount("ChargeTotalAmount", "charge_total"),
         tax_exclusive=amount("TaxBasisTotalAmount", "tax_exclusive", required=True),

@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from cashline.domain.einvoice.profiles import ProfileName, profile_name
+
 
 class EInvoiceError(ValueError):
     """The file is not a readable, safe, supported e-invoice. `field` names what is missing or wrong."""
@@ -20,6 +22,14 @@ class EInvoiceError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class EInvoiceTooLargeError(EInvoiceError):
+    """The file, or what it decompresses to, is beyond the decompressed-byte budget."""
+
+    def __init__(self, message: str, *, limit: int):
+        super().__init__(message)
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +81,17 @@ class TaxSubtotal:
 
 
 @dataclass(frozen=True, slots=True)
+class ThirdPartyPayment:
+    """XRechnung extension BG-DEX-09: an amount the seller collects on behalf of a third party."""
+
+    type: str  # BT-DEX-001
+    amount: int  # BT-DEX-002, minor units; it adds to the amount due
+    description: str | None  # BT-DEX-003
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentTotals:
-    line_total: int  # BT-106
+    line_total: int | None  # BT-106 (None only in Factur-X MINIMUM, which has no line total)
     allowance_total: int  # BT-107 (0 when absent)
     charge_total: int  # BT-108 (0 when absent)
     tax_exclusive: int  # BT-109
@@ -81,6 +100,7 @@ class DocumentTotals:
     prepaid: int  # BT-113 (0 when absent)
     rounding: int  # BT-114 (0 when absent)
     amount_due: int  # BT-115
+    third_party: int = 0  # sum of BT-DEX-002 (XRechnung extension only): part of BT-115
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +128,9 @@ class EInvoice:
     buyer_reference: str | None = None  # BT-10
     order_reference: str | None = None  # BT-13
     notes: list[str] = field(default_factory=list)  # BT-22
+    third_party_payments: list[ThirdPartyPayment] = field(default_factory=list)  # BG-DEX-09
+
+    @property
+    def profile_name(self) -> ProfileName:
+        """The profile BT-24 claims: "minimum", "basic_wl", "en16931", "xrechnung", ..."""
+        return profile_name(self.profile)

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Literal
 
 from cashline.domain.einvoice.model import EInvoice, RuleViolation, TaxSubtotal
+from cashline.domain.einvoice.profiles import ProfileName, is_header_only
 from cashline.domain.money import currency_exponent
 
 # UNTDID 1001 codes EN 16931 treats as credit notes (the rest of its subset are invoices:
@@ -35,21 +36,62 @@ def document_type_for(type_code: str, *, credit_note_root: bool = False) -> Lite
 def check_totals(invoice: EInvoice) -> list[RuleViolation]:
     """Check the EN 16931 document-level calculation rules; an empty list means the totals add up.
 
-    BR-CO-10 is only checked when the document carries lines: Factur-X MINIMUM and BASIC WL
-    profiles have none by design, and their BT-106 cannot be recomputed.
+    What a profile does not carry is not checked: Factur-X BASIC WL has no lines (no BR-CO-10),
+    MINIMUM has no lines, line total, allowances or VAT breakdown either (only BR-CO-15 and -16).
+    Every other profile must have at least one line (BR-16). In the XRechnung extension, amounts
+    collected for third parties (BG-DEX-09) are part of the amount due: BR-DEX-09 replaces BR-CO-16.
     """
     exponent = currency_exponent(invoice.currency)
     t = invoice.totals
+    profile = invoice.profile_name
+    checks = [
+        *_structure_checks(invoice, profile),
+        (
+            "BR-CO-15",
+            "BT-112 total with VAT vs BT-109 + BT-110",
+            t.tax_inclusive,
+            t.tax_exclusive + t.tax_total,
+        ),
+    ]
+    violations = [
+        RuleViolation(rule, f"{what}: {_fmt(stated, exponent)} != {_fmt(computed, exponent)}")
+        for rule, what, stated, computed in checks
+        if stated != computed
+    ]
+    if not is_header_only(profile) and not invoice.lines:
+        violations.insert(0, RuleViolation("BR-16", f"a {profile} invoice must have at least one line"))
+    if invoice.third_party_payments:
+        rule, what = "BR-DEX-09", "BT-115 amount due vs BT-112 - BT-113 + BT-114 + third-party payments"
+    else:
+        rule, what = "BR-CO-16", "BT-115 amount due vs BT-112 - BT-113 + BT-114"
+    due = t.tax_inclusive - t.prepaid + t.rounding + t.third_party
+    if t.amount_due != due:
+        violations.append(
+            RuleViolation(rule, f"{what}: {_fmt(t.amount_due, exponent)} != {_fmt(due, exponent)}")
+        )
+    violations.extend(_category_vat_violations(invoice.tax_subtotals, exponent))
+    return violations
+
+
+_Check = tuple[str, str, int, int]
+
+
+def _structure_checks(invoice: EInvoice, profile: ProfileName) -> list[_Check]:
+    """BR-CO-10..14: lines, allowances and VAT breakdown against their totals, where carried."""
+    if profile == "minimum":
+        return []
+    t = invoice.totals
+    line_total = t.line_total or 0  # only MINIMUM may omit BT-106, and it returned above
     allowances = sum(ac.amount for ac in invoice.allowances_charges if not ac.is_charge)
     charges = sum(ac.amount for ac in invoice.allowances_charges if ac.is_charge)
-    checks: list[tuple[str, str, int, int]] = [
+    checks: list[_Check] = [
         ("BR-CO-11", "BT-107 allowance total vs sum of document allowances", t.allowance_total, allowances),
         ("BR-CO-12", "BT-108 charge total vs sum of document charges", t.charge_total, charges),
         (
             "BR-CO-13",
             "BT-109 total without VAT vs BT-106 - BT-107 + BT-108",
             t.tax_exclusive,
-            t.line_total - t.allowance_total + t.charge_total,
+            line_total - t.allowance_total + t.charge_total,
         ),
         (
             "BR-CO-14",
@@ -57,29 +99,11 @@ def check_totals(invoice: EInvoice) -> list[RuleViolation]:
             t.tax_total,
             sum(sub.tax_amount for sub in invoice.tax_subtotals),
         ),
-        (
-            "BR-CO-15",
-            "BT-112 total with VAT vs BT-109 + BT-110",
-            t.tax_inclusive,
-            t.tax_exclusive + t.tax_total,
-        ),
-        (
-            "BR-CO-16",
-            "BT-115 amount due vs BT-112 - BT-113 + BT-114",
-            t.amount_due,
-            t.tax_inclusive - t.prepaid + t.rounding,
-        ),
     ]
-    if invoice.lines:
+    if not is_header_only(profile):
         net = sum(line.net_amount for line in invoice.lines)
-        checks.insert(0, ("BR-CO-10", "BT-106 sum of line net amounts vs sum of BT-131", t.line_total, net))
-    violations = [
-        RuleViolation(rule, f"{what}: {_fmt(stated, exponent)} != {_fmt(computed, exponent)}")
-        for rule, what, stated, computed in checks
-        if stated != computed
-    ]
-    violations.extend(_category_vat_violations(invoice.tax_subtotals, exponent))
-    return violations
+        checks.insert(0, ("BR-CO-10", "BT-106 sum of line net amounts vs sum of BT-131", line_total, net))
+    return checks
 
 
 def expected_vat(taxable_minor: int, rate: Decimal) -> int:

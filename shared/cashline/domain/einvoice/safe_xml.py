@@ -8,33 +8,55 @@ The value readers turn element text into ints of minor units, Decimals and dates
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import iterparse
 
-from cashline.domain.einvoice.model import EInvoiceError
+from cashline.domain.byte_budget import MAX_DECOMPRESSED_BYTES, OverBudgetError, require_within
+from cashline.domain.einvoice.model import EInvoiceError, EInvoiceTooLargeError
 from cashline.domain.money import CurrencyError, currency_exponent, normalize_currency
 
-MAX_XML_BYTES = 10 * 1024 * 1024
+MAX_XML_BYTES = MAX_DECOMPRESSED_BYTES
+# A parsed element costs some 100-200 bytes however short its tag, so a few MB of "<a/>" would
+# become hundreds of MB of tree: the count is bounded too. A 2,000-line invoice has ~100,000.
+MAX_XML_ELEMENTS = 100_000
 
 # A number with more integer digits than this is not an invoice value but an attack on arithmetic.
 _MAX_AMOUNT_DIGITS = 24
 
 
-def parse_xml(data: bytes) -> Element:
-    """Parse untrusted bytes into an ElementTree root, refusing DTDs, entities and oversize input."""
-    if len(data) > MAX_XML_BYTES:
-        raise EInvoiceError(f"XML is larger than {MAX_XML_BYTES // (1024 * 1024)} MB")
+def parse_xml(data: bytes, *, max_elements: int = MAX_XML_ELEMENTS) -> Element:
+    """Parse untrusted bytes into an ElementTree root, refusing DTDs, entities and oversize input.
+
+    The document (already decompressed, if it came out of a PDF) must fit the decompressed-byte
+    budget, and parsing stops at the first element beyond `max_elements`, before the tree grows.
+    """
     try:
-        root: Element = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        require_within(len(data), "the XML document", MAX_XML_BYTES)
+    except OverBudgetError as exc:
+        raise EInvoiceTooLargeError(exc.message, limit=exc.limit) from exc
+    root: Element | None = None
+    try:
+        events = iterparse(
+            io.BytesIO(data), events=("start",), forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        for count, (_event, element) in enumerate(events, start=1):
+            if count > max_elements:
+                raise EInvoiceTooLargeError(
+                    f"the XML document has more than {max_elements:,} elements", limit=max_elements
+                )
+            root = element if root is None else root
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as exc:
         raise EInvoiceError("XML with a DTD/entities is refused") from exc
     except ParseError as exc:
         raise EInvoiceError(f"not well-formed XML: {exc}") from exc
+    if root is None:
+        raise EInvoiceError("not well-formed XML: no element found")
     return root
 
 

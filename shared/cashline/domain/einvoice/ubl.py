@@ -14,7 +14,9 @@ from cashline.domain.einvoice.model import (
     InvoiceLine,
     Party,
     TaxSubtotal,
+    ThirdPartyPayment,
 )
+from cashline.domain.einvoice.profiles import profile_name
 from cashline.domain.einvoice.rules import document_type_for
 from cashline.domain.einvoice.safe_xml import (
     Paths,
@@ -26,7 +28,6 @@ from cashline.domain.einvoice.safe_xml import (
     to_currency,
     to_date,
     to_decimal,
-    to_minor,
 )
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -59,10 +60,14 @@ def parse_ubl(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
     currency = to_currency(_p.text(root, "cbc:DocumentCurrencyCode"))
     line_tag = "cac:CreditNoteLine" if credit_note else "cac:InvoiceLine"
     quantity_tag = "cbc:CreditedQuantity" if credit_note else "cbc:InvoicedQuantity"
+    profile = _p.text(root, "cbc:CustomizationID")
+    third_party = (
+        _third_party_payments(root, currency) if profile_name(profile) == "xrechnung_extension" else []
+    )
     return EInvoice(
         syntax="ubl",
         container=container,
-        profile=_p.text(root, "cbc:CustomizationID"),
+        profile=profile,
         document_type=document_type_for(type_code, credit_note_root=credit_note),
         type_code=type_code,
         number=number,
@@ -80,14 +85,42 @@ def parse_ubl(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
             for index, el in enumerate(_p.findall(root, "cac:AllowanceCharge"))
         ],
         tax_subtotals=_tax_subtotals(_document_tax_total(root, currency), currency),
-        totals=_totals(root, currency),
+        totals=_totals(root, currency, third_party=sum(payment.amount for payment in third_party)),
         payment_terms="\n".join(_p.texts(root, "cac:PaymentTerms/cbc:Note")) or None,
         creditor_iban=_iban(root),
         payment_reference=_p.text(root, "cac:PaymentMeans/cbc:PaymentID"),
         buyer_reference=_p.text(root, "cbc:BuyerReference"),
         order_reference=_p.text(root, "cac:OrderReference/cbc:ID"),
         notes=_p.texts(root, "cbc:Note"),
+        third_party_payments=third_party,
     )
+
+
+def _third_party_payments(root: Element, currency: str) -> list[ThirdPartyPayment]:
+    """XRechnung extension BG-DEX-09 (cac:PrepaidPayment): amounts collected for third parties.
+
+    Only the XRechnung extension gives cac:PrepaidPayment this meaning (it adds to BT-115); other
+    UBL customisations use it differently, so they are not read at all.
+    """
+    payments = []
+    for index, el in enumerate(_p.findall(root, "cac:PrepaidPayment")):
+        field = f"third_party_payments[{index}]"
+        amount_el = _p.find(el, "cbc:PaidAmount")
+        stated_currency = (amount_el.get("currencyID") or currency) if amount_el is not None else currency
+        if stated_currency.strip().upper() != currency:  # BR-DEX-14
+            raise EInvoiceError(
+                f"{field}.amount is in {stated_currency}, not {currency}", field=f"{field}.amount"
+            )
+        payments.append(
+            ThirdPartyPayment(
+                type=_p.required(el, "cbc:ID", f"{field}.type"),  # BR-DEX-10
+                amount=required_minor(
+                    _p.text(el, "cbc:PaidAmount"), currency, f"{field}.amount"
+                ),  # BR-DEX-11
+                description=_p.text(el, "cbc:InstructionID"),
+            )
+        )
+    return payments
 
 
 def _due_date(root: Element) -> date | None:
@@ -204,7 +237,7 @@ def _tax_subtotals(tax_total: Element | None, currency: str) -> list[TaxSubtotal
     return subtotals
 
 
-def _totals(root: Element, currency: str) -> DocumentTotals:
+def _totals(root: Element, currency: str, *, third_party: int) -> DocumentTotals:
     monetary = _p.find(root, "cac:LegalMonetaryTotal")
 
     def amount(tag: str, field: str, *, required: bool = False) -> int:
@@ -213,18 +246,17 @@ def _totals(root: Element, currency: str) -> DocumentTotals:
             return required_minor(value, currency, f"totals.{field}")
         return optional_minor(value, currency, f"totals.{field}")
 
-    tax_total = _document_tax_total(root, currency)
-    tax_amount = _p.text(tax_total, "cbc:TaxAmount")
-    if tax_amount is None:
-        raise EInvoiceError(f"missing mandatory VAT total in {currency}", field="totals.tax_total")
+    # BT-110 is optional in EN 16931: a document without VAT states none, and BR-CO-15 checks 0.
+    tax_amount = _p.text(_document_tax_total(root, currency), "cbc:TaxAmount")
     return DocumentTotals(
         line_total=amount("LineExtensionAmount", "line_total", required=True),
         allowance_total=amount("AllowanceTotalAmount", "allowance_total"),
         charge_total=amount("ChargeTotalAmount", "charge_total"),
         tax_exclusive=amount("TaxExclusiveAmount", "tax_exclusive", required=True),
-        tax_total=to_minor(tax_amount, currency, "totals.tax_total"),
+        tax_total=optional_minor(tax_amount, currency, "totals.tax_total"),
         tax_inclusive=amount("TaxInclusiveAmount", "tax_inclusive", required=True),
         prepaid=amount("PrepaidAmount", "prepaid"),
         rounding=amount("PayableRoundingAmount", "rounding"),
         amount_due=amount("PayableAmount", "amount_due", required=True),
+        third_party=third_party,
     )
