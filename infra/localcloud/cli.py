@@ -130,6 +130,13 @@ def _cmd_key_list(args: argparse.Namespace) -> None:
         cursor = page.next_cursor
 
 
+def _cmd_migrate_due_keys(args: argparse.Namespace) -> None:
+    from cashline.dal.due import rekey_legacy_due_items
+
+    _wired_app()
+    print(f"due items moved to the current key layout: {rekey_legacy_due_items()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cashline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     key_list = key.add_parser("list", help="list a tenant's keys")
     key_list.add_argument("tenant")
     key_list.set_defaults(handler=_cmd_key_list)
+
+    migrate = commands.add_parser("migrate", help="one-off data migrations of a deployed stack")
+    steps = migrate.add_subparsers(dest="action", required=True)
+    due_keys = steps.add_parser(
+        "due-keys",
+        help="once, after deploying the sharded due index (issue 11): move items keyed by day to their "
+        "job's shards so the sweeps find them; safe to run again",
+    )
+    due_keys.set_defaults(handler=_cmd_migrate_due_keys)
     return parser
 
 

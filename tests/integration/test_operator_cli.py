@@ -56,6 +56,13 @@ def test_key_list_of_an_unknown_tenant_says_so_and_fails(local_cloud: LocalCloud
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
+def test_the_due_keys_migration_runs_against_a_stack_and_can_run_again(local_cloud: LocalCloud) -> None:
+    first = _cashline("migrate", "due-keys")
+    again = _cashline("migrate", "due-keys")
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0 and again.stdout.strip() == "due items moved to the current key layout: 0"
+
+
 _CONSOLE_OF_CASHLINE_RUN = """
 import logging
 from localcloud.cli import _logs_to_stderr

@@ -578,3 +578,16 @@ def test_early_repayment_is_never_negative_and_is_the_full_total_at_the_last_deb
     assert anytime.recalculated_fee == decimal_fee(principal, anytime.months_used, pricing) <= schedule.fee
     assert anytime.already_paid == sum(i.amount for i in schedule.installments if i.sequence in paid)
     assert anytime.amount_due == max(0, principal + anytime.recalculated_fee - anytime.already_paid)
+
+
+def test_a_principal_within_the_limit_whose_fee_takes_the_total_beyond_it_is_refused() -> None:
+    with pytest.raises(FinancingError) as refused:
+        build_schedule(
+            principal=10**15,
+            currency="EUR",
+            payout_date=d("2026-01-30"),
+            installments=6,
+            pricing=STANDARD,
+            calendar=calendar_for("DE", "EUR"),
+        )
+    assert refused.value.field == "amount"

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 
 import holidays
 
-from cashline.domain.money import CurrencyError, Money, normalize_currency
+from cashline.domain.money import MAX_MINOR_UNITS, CurrencyError, Money, normalize_currency
 
 MAX_INSTALLMENTS = 12
 _BASIS_POINTS = 10_000
@@ -285,6 +285,8 @@ def build_schedule(
 
     fee = fee_for(principal, installments, pricing)
     total = principal + fee
+    if total > MAX_MINOR_UNITS:  # the principal is within the limit; with its fee it may not be
+        raise FinancingError(f"principal plus fee would be beyond {MAX_MINOR_UNITS} minor units", "amount")
     amounts = [part.amount for part in Money(total, code).split(installments)]
     return Schedule(
         currency=code,
