@@ -2,7 +2,7 @@
 
 An alert's detail is the same dict the event bus and the webhook carry (machine-readable: money as
 integer minor units, dates as ISO strings). People read the e-mail, so here every amount is written
-the way reminders write it (``reminder_templates.format_money``: the currency's exponent from Babel,
+the way reminders write it (``money_text.format_minor_units``: the currency's exponent from Babel,
 the locale's separators and symbol) and every field gets a label instead of its key.
 """
 
@@ -15,7 +15,7 @@ from datetime import date
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
-from cashline.domain.reminder_templates import format_money
+from cashline.domain.money_text import format_minor_units
 
 FALLBACK_LOCALE = "en"
 
@@ -99,7 +99,7 @@ def _value(key: str, value: object, detail: Mapping[str, object], locale: str) -
         currency = _currency(detail)
         if currency is not None:
             try:
-                return format_money(value, currency, locale)
+                return format_minor_units(value, currency, locale)
             except ValueError:
                 pass  # not an ISO currency: the raw figure, said to be minor units, rather than no e-mail
         return f"{value} (minor units{f' of {currency}' if currency else ''})"

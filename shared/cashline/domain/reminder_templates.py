@@ -43,16 +43,17 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_percent
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cashline.domain.late_charges import LateCharges
-from cashline.domain.money import currency_exponent, normalize_currency
+from cashline.domain.money import normalize_currency
+from cashline.domain.money_text import format_minor_units, parse_locale, plain_spaces
 
 STAGES = ("friendly_reminder", "first_reminder", "second_reminder", "final_notice")
 CHANNELS = ("email", "sms", "letter", "call_task")
@@ -198,7 +199,7 @@ def sample_context(*, full: bool = True, locale: str = "en_GB") -> dict[str, Any
 
 def rate_text(charges: LateCharges, locale: str) -> str:
     """'10.15% p.a.', or each period with its dates when the rate changed while the invoice was late."""
-    loc = _locale(locale)
+    loc = parse_locale(locale)
     per_annum = "p. a." if loc.language == "de" else "p.a."  # DIN 5008 spaces the German abbreviation
     parts = [f"{_percent(rate, loc)} {per_annum}" for _, _, rate in charges.rate_periods]
     if len(parts) == 1:
@@ -315,7 +316,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 @lru_cache(maxsize=32)
 def _environment(locale: str) -> _Sandbox:
-    loc = _locale(locale)
+    loc = parse_locale(locale)
     environment = _Sandbox(
         undefined=StrictUndefined,
         autoescape=False,  # plain text; nothing here is HTML
@@ -338,22 +339,7 @@ def _compiled(locale: str, source: str) -> Template:
 
 
 def _locale_key(locale: str) -> str:
-    return str(_locale(locale))
-
-
-@lru_cache(maxsize=64)
-def _locale(locale: str) -> Locale:
-    try:
-        return Locale.parse(locale.strip().replace("-", "_"))
-    except (UnknownLocaleError, ValueError) as exc:
-        raise ValueError(f"unknown locale {locale!r}") from exc
-
-
-def _plain_spaces(text: str) -> str:
-    # CLDR puts no-break spaces in amounts and percentages ("1.234,56\xa0€"). They are not in the GSM
-    # SMS alphabet (one would turn a message into UCS-2 and halve its length) and they surprise
-    # anyone comparing text, so the filters emit ordinary spaces.
-    return text.replace("\u00a0", " ").replace("\u202f", " ")
+    return str(parse_locale(locale))
 
 
 def _defined(value: object) -> None:
@@ -364,16 +350,7 @@ def _defined(value: object) -> None:
 
 def _money(value: object, currency: object, loc: Locale) -> str:
     _defined(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"money expects integer minor units, got {type(value).__name__}")
-    code = normalize_currency(str(currency))
-    amount = Decimal(value).scaleb(-currency_exponent(code))  # exact: no float on the way
-    return _plain_spaces(format_currency(amount, code, locale=loc))
-
-
-def format_money(amount: int, currency: str, locale: str) -> str:
-    """Minor units as `locale` writes them ("1.175,59 €"): the templates' `money` filter, for Python."""
-    return _money(amount, currency, _locale(locale))
+    return format_minor_units(value, str(currency), loc)  # type: ignore[arg-type]  # checked there
 
 
 def _date(value: object, format: str, loc: Locale) -> str:
@@ -387,7 +364,7 @@ def _percent(basis_points: object, loc: Locale) -> str:
     if isinstance(basis_points, bool) or not isinstance(basis_points, int):
         raise TypeError(f"percent expects basis points as an int, got {type(basis_points).__name__}")
     fraction = Decimal(basis_points) / Decimal(10_000)
-    return _plain_spaces(format_percent(fraction, locale=loc, decimal_quantization=False))
+    return plain_spaces(format_percent(fraction, locale=loc, decimal_quantization=False))
 
 
 # --------------------------------------------------------------------------------------------------
