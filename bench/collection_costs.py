@@ -35,12 +35,13 @@ from cashline.dal.invoice_repository import header_record
 from cashline.dal.party_repository import profile_record
 from cashline.domain import dunning as runs
 from cashline.domain import reminder_templates as templates
+from cashline.domain.access import today_for
 from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.dunning import Campaign, Channel, Collection, Step
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
 from cashline.ids import new_id
 from cashline.services import campaigns, collections
-from cashline.services.invoices import tenants, today_for
+from cashline.services.tenancy import tenants
 from localcloud.gateway import ApiGateway
 from localcloud.handlers import fire_schedule
 from tests.utils import TestTenant, make_tenant

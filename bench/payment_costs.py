@@ -33,10 +33,10 @@ from cashline.dal.financing_repository import installment_record, plan_record
 from cashline.dal.invoice_records import InvoiceRecord
 from cashline.dal.invoice_repository import header_record
 from cashline.dal.table import CashlineItem
-from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
+from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus, overdue_instant_of
 from cashline.domain.plans import Installment, InstallmentStatus, PayoutStatus, Plan, PlanStatus
 from cashline.ids import new_id
-from cashline.services.invoices import overdue_instant_of, tenants
+from cashline.services.tenancy import tenants
 from localcloud.cloud import LocalCloud
 from localcloud.gateway import ApiGateway, GatewayResponse
 from localcloud.handlers import deliver_queue_batch

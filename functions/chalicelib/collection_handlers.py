@@ -3,7 +3,6 @@ delivery reports SES sends for reminders (bounces fall back to the step's other 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -12,10 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
 from cashline.adapters.messaging import parse_ses_notification
-from cashline.clock import parse_utc
-from cashline.services.collections import record_feedback, run_steps, run_task_reminders
+from cashline.config import SchedulerSettings
+from cashline.services.collections import CollectionRuntime, record_feedback, run_steps, run_task_reminders
 from chalicelib.collection_runtime import api_collection_runtime, scheduler_collection_runtime
-from chalicelib.runtime import api_ready, handler_clock, scheduler_ready
+from chalicelib.runtime import api_ready, handler_clock
+from chalicelib.schedule_ticks import sweep_tick
 
 collection_handlers = Blueprint(__name__)
 
@@ -28,14 +28,7 @@ DELIVERY_FEEDBACK_QUEUE = "cashline-delivery-feedback"
     description="Send the collection reminders that are due (in each debtor's business hours)",
 )
 def collection_steps(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    result = run_steps(
-        tick_at=parse_utc(event.time),
-        lookback=timedelta(days=settings.sweep_lookback_days),
-        worker=event.event_id,
-        runtime=scheduler_collection_runtime(),
-    )
-    return {"claimed": result.claimed, "sent": result.items_changed, "items_read": result.items_read}
+    return sweep_tick(event, "sent", run_steps, runtime=_runtime)
 
 
 @collection_handlers.schedule(
@@ -44,14 +37,11 @@ def collection_steps(event: CloudWatchEvent) -> dict[str, Any]:
     description="E-mail each call task's assignee on the task's day",
 )
 def task_reminders(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    result = run_task_reminders(
-        tick_at=parse_utc(event.time),
-        lookback=timedelta(days=settings.sweep_lookback_days),
-        worker=event.event_id,
-        runtime=scheduler_collection_runtime(),
-    )
-    return {"claimed": result.claimed, "reminded": result.items_changed, "items_read": result.items_read}
+    return sweep_tick(event, "reminded", run_task_reminders, runtime=_runtime)
+
+
+def _runtime(_: SchedulerSettings) -> CollectionRuntime:
+    return scheduler_collection_runtime()
 
 
 @collection_handlers.on_sqs_message(queue=DELIVERY_FEEDBACK_QUEUE, batch_size=10, name="delivery_feedback")

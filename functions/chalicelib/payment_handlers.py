@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,11 +9,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
-from cashline.clock import parse_utc
 from cashline.services.alerts import deliver_now, run_alert_outbox
 from cashline.services.webhooks import process_message
 from chalicelib.payment_runtime import alert_runtime_for, api_alert_runtime, intake_runtime
-from chalicelib.runtime import handler_clock, scheduler_ready
+from chalicelib.runtime import handler_clock
+from chalicelib.schedule_ticks import sweep_tick
 
 payment_handlers = Blueprint(__name__)
 
@@ -50,11 +49,4 @@ def webhook_event_received(event: SQSEvent) -> dict[str, Any]:
     description="Deliver alerts not delivered at once, and the outbound webhook retries that fell due",
 )
 def alert_deliveries(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    result = run_alert_outbox(
-        tick_at=parse_utc(event.time),
-        lookback=timedelta(days=settings.sweep_lookback_days),
-        worker=event.event_id,
-        runtime=alert_runtime_for(settings),
-    )
-    return {"claimed": result.claimed, "delivered": result.items_changed, "items_read": result.items_read}
+    return sweep_tick(event, "delivered", run_alert_outbox, runtime=alert_runtime_for)

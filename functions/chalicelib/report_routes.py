@@ -42,7 +42,7 @@ from cashline.schemas.insight import (
 )
 from cashline.services import fx, insight, reports, risk, statements
 from cashline.services.documents import store_for
-from cashline.services.invoices import tenants
+from cashline.services.tenancy import tenants
 from chalicelib.http import Call, api_route
 from chalicelib.runtime import api_ready
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Cron
 
-from cashline.clock import parse_utc
+from cashline.config import SchedulerSettings
 from cashline.services.documents import store_for
 from cashline.services.statements import run_monthly
 from chalicelib.collection_runtime import scheduler_collection_runtime
-from chalicelib.runtime import scheduler_ready
+from chalicelib.schedule_ticks import sweep_tick
 
 statement_schedules = Blueprint(__name__)
 
@@ -21,13 +21,8 @@ statement_schedules = Blueprint(__name__)
     description="Write (and e-mail, when set) last month's statement for every counterparty with activity",
 )
 def monthly_statements(event: CloudWatchEvent) -> dict[str, Any]:
-    settings = scheduler_ready()
-    runtime = scheduler_collection_runtime()
-    result: Any = run_monthly(
-        tick_at=parse_utc(event.time),
-        lookback_days=settings.sweep_lookback_days,
-        worker=event.event_id,
-        store=store_for(settings),
-        email=runtime.email,
-    )
-    return {"claimed": result.claimed, "statements": result.items_changed, "items_read": result.items_read}
+    return sweep_tick(event, "statements", run_monthly, store=store_for, email=_email_channel)
+
+
+def _email_channel(_: SchedulerSettings) -> object:
+    return scheduler_collection_runtime().email

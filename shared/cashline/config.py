@@ -100,8 +100,6 @@ class SchedulerSettings(
 
     """What the scheduled functions need."""
 
-    sweep_lookback_days: int = Field(default=7, ge=1, le=60)
-
 
 def url_text(url: HttpUrl | None) -> str | None:
     """An optional endpoint as boto3 and the SDKs take it: a string without the trailing slash."""

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
+from cashline.dal.errors import storage_errors
 from cashline.dal.table import CashlineItem
+from cashline.errors import ConflictError
 
 # 16 partitions per job: a Query each per tick, and writes spread well beyond one partition's limits.
 DUE_SHARDS = 16
@@ -49,6 +52,40 @@ def query_due(job: str, *, now: datetime) -> Iterator[CashlineItem]:
     cutoff = _instant(now) + "~"  # '~' sorts after every '#<tenant>...' suffix of the same second
     for shard in range(DUE_SHARDS):
         yield from CashlineItem.due.query(due_partition(job, shard), CashlineItem.due_sk <= cutoff)
+
+
+def lease(
+    record: CashlineItem,
+    *,
+    job: str,
+    tenant_id: str,
+    entity_id: str,
+    until: datetime,
+    now: datetime,
+    also: Sequence[Action] = (),
+) -> bool:
+    """Take a due item for one worker until `until`: one conditional write, so of two sweeps (or one
+    run twice) exactly one gets it. False when someone else took it or it changed since it was read.
+
+    `record` carries the keys and, for a versioned record, the version that was read (PynamoDB
+    conditions the update on it and adds one). The item stays on the `due` index at `until`: if this
+    worker dies mid-way, a later sweep takes it again when the lease ends. `also`: the record's own
+    changes made in the same write (an installment's PROCESSING status).
+    """
+    lease_pk, lease_sk = due_keys(job, until, tenant_id, entity_id)
+    model = type(record)
+    actions: list[Action] = [
+        model.due_pk.set(lease_pk),
+        model.due_sk.set(lease_sk),
+        model.updated_at.set(now),
+        *also,
+    ]
+    try:
+        with storage_errors("taken by another worker", job=job):
+            record.update(actions=actions, condition=model.due_pk.exists())
+    except ConflictError:
+        return False
+    return True
 
 
 _LEGACY_PARTITION = re.compile(r"^DUE#(?P<job>[^#]+)#\d{4}-\d{2}-\d{2}#\d+$")

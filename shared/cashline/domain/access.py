@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from cashline.ids import is_id_of
 
@@ -125,3 +126,9 @@ def bearer_token(authorization_header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def today_for(tenant: Tenant, now: datetime) -> date:
+    """The business day it is for the tenant at `now`: due dates, overdue and "paid on" are days in
+    the tenant's own time zone, not UTC."""
+    return now.astimezone(ZoneInfo(tenant.timezone)).date()

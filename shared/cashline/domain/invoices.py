@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from cashline.domain.access import Tenant
 from cashline.domain.money import AmountLimitError, within_limit
 
 
@@ -309,3 +310,10 @@ class Document:
     problem: str | None
     created_at: datetime
     version: int = 0
+
+
+def overdue_instant_of(tenant: Tenant, invoice: Invoice) -> datetime | None:
+    """When the overdue check must look at this invoice: only while it awaits payment."""
+    if invoice.status not in AWAITING_PAYMENT:
+        return None
+    return overdue_at(invoice.due_date, tenant.timezone)

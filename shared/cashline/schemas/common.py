@@ -4,9 +4,9 @@ a plausible window, ranges in order, no control characters, no unknown fields)."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Generic, Protocol, Self, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -19,6 +19,8 @@ from cashline.domain.money import normalize_currency
 from cashline.errors import ValidationError
 
 T = TypeVar("T")
+S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # --------------------------------------------------------------------------------------------------
@@ -290,3 +292,21 @@ class PageOutput(OutputModel, Generic[T]):
     data: list[T]
     has_more: bool
     next_cursor: str | None
+
+
+class _Page(Protocol[S_co]):
+    """What a repository's page offers (dal.pagination.Page), without importing the data layer."""
+
+    @property
+    def items(self) -> Sequence[S_co]: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+def page_output(page: _Page[S], item: Callable[[S], T]) -> PageOutput[T]:
+    """The one way a list route answers: each item of the page mapped to its wire shape."""
+    return PageOutput[T](
+        data=[item(i) for i in page.items],
+        has_more=page.next_cursor is not None,
+        next_cursor=page.next_cursor,
+    )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cashline.dal.access_repository import ApiKeyRepository, TenantRepository
+from cashline.dal.access_repository import ApiKeyRepository
 from cashline.dal.pagination import Page
 from cashline.domain.access import (
     ApiKey,
@@ -25,8 +25,8 @@ from cashline.domain.money import CurrencyError, normalize_currency
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import new_id
 from cashline.observability import MetricUnit, logger, metrics
+from cashline.services.tenancy import tenants
 
-tenants = TenantRepository()
 api_keys = ApiKeyRepository()
 
 

@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cashline.adapters.event_bus import DomainEvent, EventPublisher
 from cashline.adapters.mailer import Email, Mailer
 from cashline.adapters.secrets import SecretStore
-from cashline.dal.access_repository import TenantRepository
 from cashline.dal.alert_repository import ALERT_JOB, Alert, AlertRepository, to_alert
 from cashline.dal.payment_records import AlertRecord
 from cashline.dal.payment_settings import PaymentSettings, get_payment_settings
@@ -29,10 +28,10 @@ from cashline.domain.alert_messages import alert_locale, render_alert_email
 from cashline.errors import ConflictError, NotFoundError
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services.sweeps import SweepResult, sweep
+from cashline.services.tenancy import tenants
 
 ALERT_SCHEDULE = "alert_deliveries"
 alerts = AlertRepository()
-tenants = TenantRepository()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +150,7 @@ def _webhook(
     return failed, (now + delay if delay is not None else None)
 
 
-def run_alert_outbox(
-    *, tick_at: datetime, lookback: timedelta, worker: str, runtime: AlertRuntime
-) -> SweepResult:
+def run_alert_outbox(*, tick_at: datetime, worker: str, runtime: AlertRuntime) -> SweepResult:
     """Deliver the alerts nobody delivered at once, and the webhook retries that fell due."""
 
     def handle(item: CashlineItem) -> bool:
@@ -168,7 +165,6 @@ def run_alert_outbox(
         schedule=ALERT_SCHEDULE,
         job=ALERT_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=handle,
     )

@@ -33,6 +33,7 @@ from cashline.schemas.parties import CreateCounterpartyRequest
 from cashline.services import invoices as invoice_service
 from cashline.services.counterparties import new_counterparty
 from cashline.services.invoices import NewInvoice
+from cashline.services.tenancy import tenants
 
 MAX_ROWS = 5_000
 MAX_CSV_BYTES = MAX_DECOMPRESSED_BYTES
@@ -345,7 +346,7 @@ def import_csv(
         raise ValidationError("type must be counterparties or invoices", field="type")
     rows = _read(data, kind)
     report = ImportReport(kind=kind, partial=partial)
-    tenant = invoice_service.tenants.get(tenant_id)
+    tenant = tenants.get(tenant_id)
     files = FileCounterparties(tenant_id, now)
     planned: list[tuple[RowResult, Any]] = []
     seen: dict[str, int] = {}

@@ -30,7 +30,6 @@ from cashline.adapters.messaging import (
     OutgoingEmail,
     SmsChannel,
 )
-from cashline.dal.access_repository import TenantRepository
 from cashline.dal.due import due_keys
 from cashline.dal.dunning_records import (
     CollectionRecord,
@@ -56,7 +55,7 @@ from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain import dunning as runs
-from cashline.domain.access import Tenant
+from cashline.domain.access import Tenant, today_for
 from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.dunning import Campaign, Channel, Collection, CollectionStatus, PauseReason, Step
 from cashline.domain.invoices import Invoice, InvoiceEvent, InvoiceStatus, days_past_due
@@ -67,6 +66,7 @@ from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services import campaigns
 from cashline.services.sweeps import SweepResult, sweep
+from cashline.services.tenancy import tenants
 
 if TYPE_CHECKING:
     from cashline.domain.reminder_templates import ReminderTemplate
@@ -74,7 +74,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # Its own repositories, not services.invoices': that module stages an entry into a campaign in the
 # transaction that makes an invoice overdue, so it imports this one (and not the other way round).
-tenants = TenantRepository()
 dunning = DunningRepository()
 invoices = InvoiceRepository()
 parties = CounterpartyRepository()
@@ -138,10 +137,6 @@ def debtor_locale(counterparty: Counterparty, tenant: Tenant) -> tuple[str, str]
         except (UnknownLocaleError, ValueError):
             language = "en"
     return language, locale_for(language, country or None)
-
-
-def today_for(tenant: Tenant, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(tenant.timezone)).date()
 
 
 # --- entering, and a person's actions ------------------------------------------------------------
@@ -566,9 +561,7 @@ def _risk_events(writes: CollectionWrites) -> None:
 # --- the sweep: each due step once ---------------------------------------------------------------------
 
 
-def run_steps(
-    *, tick_at: datetime, lookback: timedelta, worker: str, runtime: CollectionRuntime
-) -> SweepResult:
+def run_steps(*, tick_at: datetime, worker: str, runtime: CollectionRuntime) -> SweepResult:
     def handle(item: Any) -> bool:
         if not isinstance(item, CollectionRecord):
             return False
@@ -580,7 +573,6 @@ def run_steps(
         schedule=STEP_SCHEDULE,
         job=STEP_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=handle,
         time_budget_s=STEP_SWEEP_BUDGET_S,
@@ -1282,9 +1274,7 @@ def _fallback_now(
 # --- tasks and letters -------------------------------------------------------------------------------
 
 
-def run_task_reminders(
-    *, tick_at: datetime, lookback: timedelta, worker: str, runtime: CollectionRuntime
-) -> SweepResult:
+def run_task_reminders(*, tick_at: datetime, worker: str, runtime: CollectionRuntime) -> SweepResult:
     """On a call task's day, its assignee gets an e-mail with the debtor, the amount and the script."""
 
     def handle(item: Any) -> bool:
@@ -1322,7 +1312,6 @@ def run_task_reminders(
         schedule=TASK_SCHEDULE,
         job=TASK_REMINDER_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=handle,
     )

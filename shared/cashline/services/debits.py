@@ -48,6 +48,7 @@ from cashline.ids import new_id
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services import invoices as invoice_service
 from cashline.services.sweeps import SweepResult, sweep
+from cashline.services.tenancy import tenants
 
 if TYPE_CHECKING:
     # The processor SDKs are imported when a debit is made, not at cold start: the API function
@@ -100,7 +101,7 @@ class DebitRuntime:
         )
 
 
-def run_payouts(*, tick_at: datetime, lookback: timedelta, worker: str) -> SweepResult:
+def run_payouts(*, tick_at: datetime, worker: str) -> SweepResult:
     """Pay the supplier on the payout date: the financed bill becomes paid (by Cashline)."""
 
     def pay_out(item: CashlineItem) -> bool:
@@ -143,13 +144,12 @@ def run_payouts(*, tick_at: datetime, lookback: timedelta, worker: str) -> Sweep
         schedule=PAYOUT_SCHEDULE,
         job=PAYOUT_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=pay_out,
     )
 
 
-def run_debits(*, tick_at: datetime, lookback: timedelta, worker: str, runtime: DebitRuntime) -> SweepResult:
+def run_debits(*, tick_at: datetime, worker: str, runtime: DebitRuntime) -> SweepResult:
     settings_cache: dict[str, FinancingSettings] = {}
 
     def debit(item: CashlineItem) -> bool:
@@ -170,7 +170,6 @@ def run_debits(*, tick_at: datetime, lookback: timedelta, worker: str, runtime: 
         schedule=DEBIT_SCHEDULE,
         job=DEBIT_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=debit,
     )
@@ -358,13 +357,13 @@ def _complete_if_repaid(tenant_id: str, plan_id: str, now: datetime) -> None:
             logger.info("plan completed by a concurrent debit", plan_id=plan_id)
 
 
-def run_reminders(*, tick_at: datetime, lookback: timedelta, worker: str, mailer: Mailer) -> SweepResult:
+def run_reminders(*, tick_at: datetime, worker: str, mailer: Mailer) -> SweepResult:
     """One e-mail per tenant and debit day, a few days before: the amount, the date and the account."""
 
     def remind(item: CashlineItem) -> bool:
         if not isinstance(item, ReminderRecord) or item.sent:
             return False
-        tenant = invoice_service.tenants.get(item.tenant_id)
+        tenant = tenants.get(item.tenant_id)
         settings = plans.settings(item.tenant_id)
         day = datetime.fromisoformat(item.day).date()
         due = [
@@ -383,7 +382,6 @@ def run_reminders(*, tick_at: datetime, lookback: timedelta, worker: str, mailer
         schedule=REMINDER_SCHEDULE,
         job=REMINDER_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=remind,
     )

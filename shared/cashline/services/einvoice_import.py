@@ -39,6 +39,7 @@ from cashline.ids import new_id
 from cashline.services import invoices as invoice_service
 from cashline.services.counterparties import checked_fields
 from cashline.services.invoices import InvoiceView, NewInvoice, StatedAmounts
+from cashline.services.tenancy import tenants
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024  # under Lambda's 6 MB payload once API Gateway has base64-encoded a PDF
 CONTENT_TYPES = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
@@ -226,7 +227,7 @@ def import_einvoice(
         raise ConflictError(
             "this document was imported already", field="body", details={"existing_id": existing}
         )
-    tenant = invoice_service.tenants.get(tenant_id)
+    tenant = tenants.get(tenant_id)
     chosen = _direction(tenant, document, direction)
     other = document.buyer if chosen is Direction.RECEIVABLE else document.seller
     iban = document.creditor_iban if chosen is Direction.PAYABLE else None

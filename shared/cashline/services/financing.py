@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from cashline.dal.access_repository import TenantRepository
 from cashline.dal.financing_repository import FinancingRepository, installment_day
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.pagination import Page
@@ -26,7 +25,14 @@ from cashline.domain.financing import (
     build_schedule,
     early_repayment,
 )
-from cashline.domain.invoices import AWAITING_PAYMENT, Direction, InvoiceEvent, InvoiceStatus, settled_status
+from cashline.domain.invoices import (
+    AWAITING_PAYMENT,
+    Direction,
+    InvoiceEvent,
+    InvoiceStatus,
+    overdue_instant_of,
+    settled_status,
+)
 from cashline.domain.plans import (
     FinancingSettings,
     Installment,
@@ -38,11 +44,10 @@ from cashline.domain.plans import (
 from cashline.errors import ConflictError, NotFoundError, UnprocessableError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.services.invoices import overdue_instant_of
+from cashline.services.tenancy import tenants
 
 plans = FinancingRepository()
 invoices = InvoiceRepository()
-tenants = TenantRepository()
 
 # Debits are asked for early on their day, reminders go out in the morning, both in the tenant's zone.
 DEBIT_TIME = time(6, 0)

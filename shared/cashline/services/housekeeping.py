@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cashline.dal.access_records import ApiKeyRecord
 from cashline.dal.access_repository import API_KEY_EXPIRY_JOB, ApiKeyRepository
@@ -15,7 +15,7 @@ SCHEDULE_NAME = "housekeeping"
 api_keys = ApiKeyRepository()
 
 
-def run_housekeeping(*, tick_at: datetime, lookback: timedelta, worker: str) -> SweepResult:
+def run_housekeeping(*, tick_at: datetime, worker: str) -> SweepResult:
     def expire(item: CashlineItem) -> bool:
         if not isinstance(item, ApiKeyRecord):
             return False
@@ -25,7 +25,6 @@ def run_housekeeping(*, tick_at: datetime, lookback: timedelta, worker: str) -> 
         schedule=SCHEDULE_NAME,
         job=API_KEY_EXPIRY_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=expire,
     )

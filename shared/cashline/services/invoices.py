@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from cashline.dal.access_repository import TenantRepository
 from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.dunning_repository import CollectionWrites
 from cashline.dal.invoice_queries import InvoiceFilter, plan, run
@@ -23,7 +21,7 @@ from cashline.dal.invoice_repository import (
 from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository, claimed_by
 from cashline.dal.table import CashlineItem
-from cashline.domain.access import Tenant
+from cashline.domain.access import Tenant, today_for
 from cashline.domain.counterparties import Counterparty
 from cashline.domain.date_window import WINDOW_TEXT, is_plausible
 from cashline.domain.dunning import Collection
@@ -39,7 +37,7 @@ from cashline.domain.invoices import (
     TransitionError,
     check_transition,
     days_past_due,
-    overdue_at,
+    overdue_instant_of,
     price_lines,
     settled_status,
 )
@@ -47,13 +45,13 @@ from cashline.domain.money import MAX_MINOR_UNITS, currency_exponent
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.services import collections
+from cashline.services import collections, reactions
 from cashline.services.counterparties import new_counterparty
 from cashline.services.sweeps import SweepResult, sweep
+from cashline.services.tenancy import tenants
 
 invoices = InvoiceRepository()
 counterparties = CounterpartyRepository()
-tenants = TenantRepository()
 
 OVERDUE_SCHEDULE = "invoice_overdue_check"
 # A document that states no due date is due this many days after issue (tenants may change it later).
@@ -110,10 +108,6 @@ class InvoiceView:
     body: InvoiceBody | None
     documents: list[Document]
     days_past_due: int
-
-
-def today_for(tenant: Tenant, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(tenant.timezone)).date()
 
 
 def _resolve_counterparty(tenant_id: str, new: NewInvoice, now: datetime) -> tuple[Counterparty, bool]:
@@ -246,13 +240,6 @@ def prepare_invoice(
     )
 
 
-def overdue_instant_of(tenant: Tenant, invoice: Invoice) -> datetime | None:
-    """When the overdue check must look at this invoice: only while it awaits payment."""
-    if invoice.status not in AWAITING_PAYMENT:
-        return None
-    return overdue_at(invoice.due_date, tenant.timezone)
-
-
 def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] | None = None) -> Invoice:
     invoice = prepared.invoice
     event = InvoiceEvent(
@@ -328,15 +315,7 @@ def change_status(
         else None
     )
     _save(tenant, before, after, actor=actor, note=note, now=now, also=entry)
-    if InvoiceStatus.DISPUTED in {before.status, after.status} or after.status in {
-        InvoiceStatus.VOID,
-        InvoiceStatus.WRITTEN_OFF,
-    }:
-        collections.sync(tenant_id, invoice_id, now=now)  # a dispute pauses reminders, its end resumes them
-    if after.status is InvoiceStatus.DISPUTED:
-        from cashline.services import risk
-
-        risk.record_event(tenant_id, after.counterparty_id, "dispute", now)
+    reactions.invoices_changed(tenant_id, [(before, after)], now=now, paid_on=today_for(tenant, now))
     return get_invoice(tenant_id, invoice_id, now=now, tenant=tenant)
 
 
@@ -437,7 +416,7 @@ def _entry_writes(entry: Collection | None, actor: str, now: datetime) -> Callab
     return lambda write: collections.dunning.stage(write, writes)
 
 
-def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) -> SweepResult:
+def run_overdue_check(*, tick_at: datetime, worker: str) -> SweepResult:
     """Invoices whose due date has passed become `overdue` (the day after it, in the tenant's zone)."""
     tenants_seen: dict[str, Tenant] = {}
 
@@ -482,7 +461,6 @@ def run_overdue_check(*, tick_at: datetime, lookback: timedelta, worker: str) ->
         schedule=OVERDUE_SCHEDULE,
         job=OVERDUE_JOB,
         tick_at=tick_at,
-        lookback=lookback,
         worker=worker,
         handle=mark_overdue,
     )

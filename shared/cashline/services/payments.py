@@ -36,7 +36,7 @@ from cashline.dal.payment_repository import (
 )
 from cashline.dal.payment_settings import PaymentSettings, get_payment_settings, save_payment_settings
 from cashline.domain import allocation as rules
-from cashline.domain.access import Tenant
+from cashline.domain.access import Tenant, today_for
 from cashline.domain.invoices import (
     Direction,
     DocumentKind,
@@ -44,6 +44,7 @@ from cashline.domain.invoices import (
     InvoiceEvent,
     InvoiceStatus,
     check_transition,
+    overdue_instant_of,
     settled_status,
 )
 from cashline.domain.references import (
@@ -70,7 +71,9 @@ from cashline.schemas.payment_events import (
 )
 from cashline.schemas.payments import Allocation, HistoryEntry, Payment, PaymentSettingsRequest
 from cashline.services import invoices as invoice_service
-from cashline.services.invoices import InvoiceView, NewInvoice, overdue_instant_of, tenants, today_for
+from cashline.services import reactions
+from cashline.services.invoices import InvoiceView, NewInvoice
+from cashline.services.tenancy import tenants
 
 payments = PaymentRepository()
 invoices = InvoiceRepository()
@@ -186,24 +189,12 @@ def _claims(
 def _commit(ctx: Context, writes: PaymentWrites) -> None:
     payments.commit(writes)
     ctx.committed_alerts.extend(writes.alerts)
-    paid_changed = {
-        c.after.invoice_id for c in writes.invoice_changes if c.after.amount_paid != c.before.amount_paid
-    }
-    if paid_changed:
-        from cashline.services import collections
-
-        for invoice_id in sorted(paid_changed):
-            # A full payment ends the reminders, a part payment pauses them: at once, not at the next step.
-            collections.sync(ctx.tenant_id, invoice_id, now=ctx.now)
-    from cashline.services import risk
-
-    # Paid when the money arrived (its value date), not when it was recorded: a transfer booked days
-    # later must not make the customer look late.
+    # Paid when the money arrived (its value date), not when it was recorded.
     today = today_for(ctx.tenant, ctx.now)
     paid_on = min([today, *(p.value_date for _, p in writes.payments if p.kind is PaymentKind.PAYMENT)])
-    for change in writes.invoice_changes:
-        if change.after.status is InvoiceStatus.PAID and change.before.status is not InvoiceStatus.PAID:
-            risk.record_paid(ctx.tenant_id, change.after, paid_on, ctx.now)
+    reactions.invoices_changed(
+        ctx.tenant_id, [(c.before, c.after) for c in writes.invoice_changes], now=ctx.now, paid_on=paid_on
+    )
 
 
 def _ignore(ctx: Context, event: PaymentEvent) -> Outcome:

@@ -19,7 +19,7 @@ from cashline.dal.invoice_queries import InvoiceFilter, plan, run
 from cashline.domain.invoices import Direction, Invoice, InvoiceStatus
 from cashline.domain.plans import InstallmentStatus
 from cashline.errors import ValidationError
-from cashline.services import invoices as invoice_service
+from cashline.services.tenancy import tenants
 
 GroupBy = Literal["day", "week", "month"]
 MAX_RANGE_DAYS = 740  # two years and a bit: longer ranges are a data export, not a report
@@ -181,7 +181,7 @@ class Summary:
 
 def summary(tenant_id: str, now: datetime) -> tuple[list[Summary], list[DuePayment]]:
     """Totals per direction and currency, and the next payments (at most 20) for the dashboard."""
-    tenant = invoice_service.tenants.get(tenant_id)
+    tenant = tenants.get(tenant_id)
     today = now.astimezone(ZoneInfo(tenant.timezone)).date()
     cards: list[Summary] = []
     next_payments: list[DuePayment] = []
@@ -196,7 +196,7 @@ def summary(tenant_id: str, now: datetime) -> tuple[list[Summary], list[DuePayme
 
 def cards(tenant_id: str, now: datetime) -> list[Summary]:
     """The summary cards alone (both directions, per currency): two Queries of the day items."""
-    tenant = invoice_service.tenants.get(tenant_id)
+    tenant = tenants.get(tenant_id)
     today = now.astimezone(ZoneInfo(tenant.timezone)).date()
     found: list[Summary] = []
     for direction in Direction:

@@ -10,7 +10,7 @@ before it. Open items and aging: as the invoices stand when the statement is mad
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cashline.adapters.documents import DocumentStore
@@ -19,6 +19,7 @@ from cashline.dal.invoice_repository import to_invoice
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.dal.payment_records import PaymentRecord
 from cashline.dal.payment_repository import to_payment
+from cashline.dal.statement_records import STATEMENT_JOB, ActivityRecord, take
 from cashline.domain.counterparties import address_lines
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
 from cashline.domain.locales import locale_for
@@ -27,7 +28,8 @@ from cashline.ids import is_id_of, new_id
 from cashline.schemas.payment_events import PaymentKind, PaymentStatus
 from cashline.schemas.payments import Payment
 from cashline.services import campaigns
-from cashline.services.invoices import tenants
+from cashline.services.sweeps import SweepResult, sweep
+from cashline.services.tenancy import tenants
 
 if TYPE_CHECKING:
     from cashline.domain.statements import LineKind, StatementLine
@@ -194,16 +196,10 @@ def _main_currency(invoices: list[Invoice], fallback: str) -> str:
 STATEMENT_SCHEDULE = "monthly_statements"
 
 
-def run_monthly(
-    *, tick_at: datetime, lookback_days: int, worker: str, store: DocumentStore, email: object | None
-) -> object:
+def run_monthly(*, tick_at: datetime, worker: str, store: DocumentStore, email: object | None) -> SweepResult:
     """On the first of the month: a PDF statement of the month before for every counterparty with
     activity in it, e-mailed when the tenant's collection settings say so and the counterparty has an
     address. Reads only the activity markers that fell due."""
-    from datetime import timedelta
-
-    from cashline.dal.statement_records import STATEMENT_JOB, ActivityRecord, take
-    from cashline.services.sweeps import sweep
 
     def handle(item: object) -> bool:
         if not isinstance(item, ActivityRecord) or not take(item, tick_at):
@@ -229,7 +225,6 @@ def run_monthly(
         schedule=STATEMENT_SCHEDULE,
         job=STATEMENT_JOB,
         tick_at=tick_at,
-        lookback=timedelta(days=lookback_days),
         worker=worker,
         handle=handle,
     )

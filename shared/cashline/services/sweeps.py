@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cashline.dal.due import query_due
 from cashline.dal.schedule_records import ScheduleRepository
@@ -29,7 +29,6 @@ def sweep(
     schedule: str,
     job: str,
     tick_at: datetime,
-    lookback: timedelta | None = None,
     worker: str,
     handle: Callable[[CashlineItem], bool],
     time_budget_s: float | None = None,
@@ -43,16 +42,12 @@ def sweep(
     so this reads only what is still to do. An item changed concurrently by someone else (a
     ConflictError) is skipped: it is no longer due as read, and stays in the index if still due.
 
-    `lookback` is no longer used (a sweep once read only the days since its cursor); it is accepted
-    so that callers need not change at once.
-
     With a `time_budget_s`, a sweep that runs out of time (a Lambda has a deadline) stops: the next
     tick reads the same partitions again and finds what is left.
     """
     if not schedules.claim_tick(schedule, tick_at, worker, tick_at):
         logger.info("tick already handled", schedule=schedule, tick_at=tick_at.isoformat())
         return SweepResult(claimed=False)
-    del lookback  # see the docstring
     read = changed = failed = 0
     started = time.monotonic()
     for item in query_due(job, now=tick_at):
