@@ -29,8 +29,8 @@ from pynamodb.models import BatchWrite
 
 from bench.dynamodb_meter import metered
 from cashline.adapters.pdf_documents import letter_pdf
+from cashline.dal.collection_writes import collection_record
 from cashline.dal.dunning_records import CollectionRecord
-from cashline.dal.dunning_repository import collection_record
 from cashline.dal.invoice_repository import header_record
 from cashline.dal.party_repository import profile_record
 from cashline.domain import dunning as runs
@@ -40,7 +40,10 @@ from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.dunning import Campaign, Channel, Collection, Step
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
 from cashline.ids import new_id
-from cashline.services import campaigns, collections
+from cashline.services import campaigns
+from cashline.services.collections import rendering
+from cashline.services.collections.context import parties
+from cashline.services.collections.debtors import debtor_locale
 from cashline.services.tenancy import tenants
 from localcloud.gateway import ApiGateway
 from localcloud.handlers import fire_schedule
@@ -466,24 +469,24 @@ def measure_prepare(sample: Sample, count: int) -> list[PrepareFigure]:
     now = FIRST_TICK + timedelta(days=2)  # two days after the due date: late charges apply
     figures = []
     for index, (channel, step) in enumerate(STEPS.items()):
-        collections.prepare(c, invoice, step, index, channel, now)  # warm: compiled template, locale
+        rendering.prepare(c, invoice, step, index, channel, now)  # warm: compiled template, locale
         started = time.perf_counter()
         with metered() as meter:
             for _ in range(count):
-                prepared = collections.prepare(c, invoice, step, index, channel, now)
+                prepared = rendering.prepare(c, invoice, step, index, channel, now)
         seconds = time.perf_counter() - started
         # The in-process part alone: what `prepare` does after its reads (tenant, debtor, settings,
         # template), done once here.
         tenant = tenants.get(c.tenant_id)
-        counterparty = collections.parties.get_profile(c.tenant_id, invoice.counterparty_id)
+        counterparty = parties.get_profile(c.tenant_id, invoice.counterparty_id)
         config = campaigns.settings(c.tenant_id)
-        language, locale = collections.debtor_locale(counterparty, tenant)
+        language, locale = debtor_locale(counterparty, tenant)
         template = campaigns.template_for(c.tenant_id, step.template, channel, language)
         today = today_for(tenant, now)
         started = time.perf_counter()
         for _ in range(count):
-            charges = collections._charges(invoice, today, config) if step.late_charges else None
-            context = collections._context(
+            charges = rendering.late_charges_on(invoice, today, config) if step.late_charges else None
+            context = rendering.reminder_context(
                 tenant, config, counterparty, invoice, charges, index, channel, today, locale
             )
             templates.render(template, context, locale)
@@ -505,7 +508,7 @@ def measure_prepare(sample: Sample, count: int) -> list[PrepareFigure]:
 def measure_letter_pdf(sample: Sample, count: int) -> PdfFigure:
     c, invoice = sample.collection, sample.invoice
     now = FIRST_TICK + timedelta(days=2)
-    prepared = collections.prepare(c, invoice, STEPS[Channel.LETTER], 2, Channel.LETTER, now)
+    prepared = rendering.prepare(c, invoice, STEPS[Channel.LETTER], 2, Channel.LETTER, now)
     creditor = {
         "name": "Nordlicht Maschinenbau GmbH",
         "iban": "DE89370400440532013000",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
@@ -16,9 +16,14 @@ from cashline.schemas.access import (
     TenantOutput,
     UpdateTenantRequest,
 )
-from cashline.schemas.common import ListQuery, PageOutput
-from cashline.services import access
+from cashline.schemas.common import ListQuery, PageOutput, page_output
 from chalicelib.http import Call, api_route
+from chalicelib.runtime import deferred
+
+if TYPE_CHECKING:
+    from cashline.services import access
+else:
+    access = deferred("cashline.services.access")  # imported by the first request that uses it
 
 access_api = Blueprint(__name__)
 
@@ -101,11 +106,7 @@ def list_api_keys(call: Call[Any, ListQuery]) -> PageOutput[ApiKeyOutput]:
     page = access.list_api_keys(
         call.tenant_id, limit=call.query.limit, starting_after=call.query.starting_after
     )
-    return PageOutput[ApiKeyOutput](
-        data=[ApiKeyOutput.of(key) for key in page.items],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    return page_output(page, ApiKeyOutput.of)
 
 
 @api_route(

@@ -6,7 +6,7 @@ from chalice.app import AuthRequest, AuthResponse, Blueprint, UnauthorizedError
 
 from cashline.domain.access import bearer_token
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.services.access import authenticate
+from cashline.services.authentication import authenticate
 from chalicelib.runtime import api_ready, handler_clock
 
 auth = Blueprint(__name__)

@@ -3,19 +3,24 @@ delivery reports SES sends for reminders (bounces fall back to the step's other 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
 from cashline.adapters.messaging import parse_ses_notification
-from cashline.config import SchedulerSettings
-from cashline.services.collections import CollectionRuntime, record_feedback, run_steps, run_task_reminders
+from cashline.services.collections.context import CollectionRuntime
+from cashline.services.collections.feedback import record_feedback
+from cashline.services.collections.sweep import run_steps
+from cashline.services.collections.tasks import run_task_reminders
 from chalicelib.collection_runtime import api_collection_runtime, scheduler_collection_runtime
 from chalicelib.runtime import api_ready, handler_clock
 from chalicelib.schedule_ticks import sweep_tick
+from chalicelib.sqs_batches import each_message
+
+if TYPE_CHECKING:  # the settings models are imported on the first event (cashline.config)
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from cashline.config import SchedulerSettings
 
 collection_handlers = Blueprint(__name__)
 
@@ -54,10 +59,5 @@ def delivery_feedback(event: SQSEvent) -> dict[str, Any]:
         for feedback in parse_ses_notification(record.body):
             record_feedback(feedback, runtime, now=handler_clock())
 
-    response = process_partial_response(
-        event=event.to_dict(),
-        record_handler=apply,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=cast(LambdaContext, event.context),
-    )
-    return dict(response)
+    # Every failed report goes back to the queue, also when the whole batch failed.
+    return each_message(event, apply, raise_when_all_fail=False)

@@ -3,14 +3,17 @@ promises, /v1/letters, /v1/tasks, /v1/collection-messages and a counterparty's t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Blueprint
+from pydantic import BaseModel
 
-from cashline.dal.dunning_records import LetterRecord, MessageRecord, TaskRecord
 from cashline.domain.access import Role
-from cashline.domain.dunning import Channel
-from cashline.schemas.common import ListQuery, OutputModel, PageOutput
+from cashline.domain.collection_messages import CallTask, Letter, Message, TimelineEntry
+from cashline.domain.dunning import Channel, CollectionSettings
+from cashline.errors import NotFoundError
+from cashline.schemas.common import ListQuery, OutputModel, PageOutput, page_output
 from cashline.schemas.dunning import (
     CampaignListQuery,
     CampaignOutput,
@@ -39,8 +42,9 @@ from cashline.schemas.dunning import (
     TimelineEntryOutput,
     UpdateCampaignRequest,
 )
-from cashline.services import campaigns, collections
-from cashline.services.campaigns import CollectionSettings
+from cashline.services import campaigns
+from cashline.services.collections import approvals, entry, promises, rendering, tasks
+from cashline.services.collections import stats as figures
 from chalicelib.collection_runtime import api_collection_runtime
 from chalicelib.http import Call, api_route
 from chalicelib.invoice_routes import actor_of
@@ -49,13 +53,31 @@ collection_api = Blueprint(__name__)
 TAG = "collection"
 
 
+Route = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _route(
+    path: str, *, method: str, summary: str, response: type[BaseModel], role: Role, **more: Any
+) -> Route:
+    """A collection route (api_route on this blueprint, under this tag)."""
+    return api_route(
+        collection_api, path, method=method, summary=summary, response=response, role=role, tag=TAG, **more
+    )
+
+
+def _read(
+    path: str, *, summary: str, response: type[BaseModel], query: type[BaseModel] | None = None
+) -> Route:
+    """A GET that any key of the tenant may read."""
+    return _route(path, method="GET", summary=summary, response=response, role=Role.READ_ONLY, query=query)
+
+
 class CounterpartyCampaignOutput(OutputModel):
     counterparty_id: str
     campaign_id: str | None
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/campaigns",
     method="POST",
     summary="Create a collection campaign: ordered reminder steps over e-mail, SMS, letter and call tasks",
@@ -64,7 +86,6 @@ class CounterpartyCampaignOutput(OutputModel):
     role=Role.ADMIN,
     status=201,
     idempotent=True,
-    tag=TAG,
 )
 def create_campaign(call: Call[CreateCampaignRequest, Any]) -> CampaignOutput:
     body = call.body
@@ -78,48 +99,36 @@ def create_campaign(call: Call[CreateCampaignRequest, Any]) -> CampaignOutput:
     return CampaignOutput.of(campaign)
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/campaigns",
-    method="GET",
     summary="Campaigns by name (active, or archived)",
     query=CampaignListQuery,
     response=PageOutput[CampaignOutput],
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def list_campaigns(call: Call[Any, CampaignListQuery]) -> PageOutput[CampaignOutput]:
     q = call.query
     page = campaigns.list_campaigns(
         call.tenant_id, status=q.status, limit=q.limit, starting_after=q.starting_after
     )
-    return PageOutput[CampaignOutput](
-        data=[CampaignOutput.of(c) for c in page.items], has_more=page.has_more, next_cursor=page.next_cursor
-    )
+    return page_output(page, CampaignOutput.of)
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/campaigns/{campaign_id}",
-    method="GET",
     summary="One campaign",
     response=CampaignOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def get_campaign(call: Call[Any, Any]) -> CampaignOutput:
     return CampaignOutput.of(campaigns.get_campaign(call.tenant_id, call.path["campaign_id"]))
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/campaigns/{campaign_id}",
     method="PATCH",
     summary="Change a campaign (send the version you read); new steps are a new revision for new runs",
     request=UpdateCampaignRequest,
     response=CampaignOutput,
     role=Role.ADMIN,
-    tag=TAG,
 )
 def update_campaign(call: Call[UpdateCampaignRequest, Any]) -> CampaignOutput:
     body = call.body
@@ -135,14 +144,12 @@ def update_campaign(call: Call[UpdateCampaignRequest, Any]) -> CampaignOutput:
     return CampaignOutput.of(campaign)
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/campaigns/{campaign_id}/archive",
     method="POST",
     summary="Archive a campaign: no new runs enter it; runs under way finish",
     response=CampaignOutput,
     role=Role.ADMIN,
-    tag=TAG,
 )
 def archive_campaign(call: Call[Any, Any]) -> CampaignOutput:
     return CampaignOutput.of(
@@ -150,18 +157,16 @@ def archive_campaign(call: Call[Any, Any]) -> CampaignOutput:
     )
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/campaigns/{campaign_id}/preview",
     method="POST",
     summary="Render a campaign's reminders for an invoice, as the debtor would get them",
     request=PreviewRequest,
     response=PreviewOutput,
     role=Role.READ_ONLY,
-    tag=TAG,
 )
 def preview(call: Call[PreviewRequest, Any]) -> PreviewOutput:
-    rendered = collections.preview(
+    rendered = rendering.preview(
         call.tenant_id,
         call.path["campaign_id"],
         call.body.invoice_id,
@@ -172,17 +177,13 @@ def preview(call: Call[PreviewRequest, Any]) -> PreviewOutput:
     return PreviewOutput(items=[RenderedStep(**r) for r in rendered])
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/campaigns/{campaign_id}/stats",
-    method="GET",
     summary="Debtors and amount at each step, recovered amount and rate, days to pay, messages by outcome",
     response=CampaignStats,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def stats(call: Call[Any, Any]) -> CampaignStats:
-    return CampaignStats(**collections.campaign_stats(call.tenant_id, call.path["campaign_id"]))
+    return CampaignStats(**figures.campaign_stats(call.tenant_id, call.path["campaign_id"]))
 
 
 def _settings_model(s: CollectionSettings) -> CollectionSettingsModel:
@@ -202,28 +203,22 @@ def _settings_model(s: CollectionSettings) -> CollectionSettingsModel:
     )
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/collection-settings",
-    method="GET",
     summary="Default campaigns (overall and per segment), call assignee, creditor details, interest rate",
     response=CollectionSettingsModel,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def get_settings(call: Call[Any, Any]) -> CollectionSettingsModel:
     return _settings_model(campaigns.settings(call.tenant_id))
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/collection-settings",
     method="PUT",
     summary="Set the collection settings (send the version you read; 0 the first time)",
     request=CollectionSettingsModel,
     response=CollectionSettingsModel,
     role=Role.ADMIN,
-    tag=TAG,
 )
 def put_settings(call: Call[CollectionSettingsModel, Any]) -> CollectionSettingsModel:
     b = call.body
@@ -250,15 +245,13 @@ def put_settings(call: Call[CollectionSettingsModel, Any]) -> CollectionSettings
     return _settings_model(campaigns.save_settings(call.tenant_id, wanted, now=call.now))
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/counterparties/{counterparty_id}/campaign",
     method="PUT",
     summary="The campaign this counterparty's overdue invoices enter (null: the segment's or default)",
     request=CounterpartyCampaignRequest,
     response=CounterpartyCampaignOutput,
     role=Role.ADMIN,
-    tag=TAG,
 )
 def assign_campaign(call: Call[CounterpartyCampaignRequest, Any]) -> CounterpartyCampaignOutput:
     counterparty_id = call.path["counterparty_id"]
@@ -266,46 +259,32 @@ def assign_campaign(call: Call[CounterpartyCampaignRequest, Any]) -> Counterpart
     return CounterpartyCampaignOutput(counterparty_id=counterparty_id, campaign_id=chosen)
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/counterparties/{counterparty_id}/timeline",
-    method="GET",
     summary="Every reminder, outcome, promise and collection change for this counterparty, newest first",
     query=ListQuery,
     response=PageOutput[TimelineEntryOutput],
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def timeline(call: Call[Any, ListQuery]) -> PageOutput[TimelineEntryOutput]:
-    counterparty_id = call.path["counterparty_id"]
-    collections.parties.get_profile(call.tenant_id, counterparty_id)  # 404 for another tenant's
-    page = collections.dunning.timeline(
-        call.tenant_id, counterparty_id, limit=call.query.limit, starting_after=call.query.starting_after
+    page = figures.timeline(
+        call.tenant_id,
+        call.path["counterparty_id"],
+        limit=call.query.limit,
+        starting_after=call.query.starting_after,
     )
-    return PageOutput[TimelineEntryOutput](
-        data=[
-            TimelineEntryOutput(
-                at=e.created_at,
-                invoice_id=e.invoice_id,
-                kind=e.entry_kind,
-                summary=e.summary,
-                detail=e.detail,
-            )
-            for e in page.items
-        ],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
+    return page_output(page, _timeline_entry)
+
+
+def _timeline_entry(e: TimelineEntry) -> TimelineEntryOutput:
+    return TimelineEntryOutput(
+        at=e.at, invoice_id=e.invoice_id, kind=e.kind, summary=e.summary, detail=e.detail
     )
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/reminder-templates",
-    method="GET",
     summary="The built-in reminder templates (English, German) and the tenant's own",
     response=TemplateList,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def list_templates(call: Call[Any, Any]) -> TemplateList:
     return TemplateList(
@@ -323,15 +302,13 @@ def list_templates(call: Call[Any, Any]) -> TemplateList:
     )
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/reminder-templates",
     method="POST",
     summary="Save one of the tenant's templates (Jinja2, sandboxed), e.g. a copy of a built-in, edited",
     request=TemplateRequest,
     response=TemplateOutput,
     role=Role.ADMIN,
-    tag=TAG,
 )
 def save_template(call: Call[TemplateRequest, Any]) -> TemplateOutput:
     b = call.body
@@ -350,18 +327,16 @@ def save_template(call: Call[TemplateRequest, Any]) -> TemplateOutput:
     )
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/invoices/{invoice_id}/collection",
     method="POST",
     summary="Start (also before the due date), pause, resume or stop an invoice's collection campaign",
     request=CollectionActionRequest,
     response=CollectionOutput,
     role=Role.FINANCE,
-    tag=TAG,
 )
 def collection_action(call: Call[CollectionActionRequest, Any]) -> CollectionOutput:
-    run = collections.act(
+    run = entry.act(
         call.tenant_id,
         call.path["invoice_id"],
         call.body.action,
@@ -373,28 +348,16 @@ def collection_action(call: Call[CollectionActionRequest, Any]) -> CollectionOut
     return CollectionOutput.of(run)
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/invoices/{invoice_id}/collection",
-    method="GET",
     summary="An invoice's collection run: campaign revision, next step and when, steps done",
     response=CollectionOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def get_collection(call: Call[Any, Any]) -> CollectionOutput:
-    invoice_id = call.path["invoice_id"]
-    collections._invoice(call.tenant_id, invoice_id)  # 404 for another tenant's invoice
-    run = collections.dunning.collection(call.tenant_id, invoice_id)
-    if run is None:
-        from cashline.errors import NotFoundError
-
-        raise NotFoundError("this invoice is in no collection campaign", field="invoice_id")
-    return CollectionOutput.of(run)
+    return CollectionOutput.of(entry.collection_of(call.tenant_id, call.path["invoice_id"]))
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/invoices/{invoice_id}/promises",
     method="POST",
     summary="Record the debtor's promise to pay: reminders pause until the day after; broken, they resume",
@@ -403,10 +366,9 @@ def get_collection(call: Call[Any, Any]) -> CollectionOutput:
     role=Role.FINANCE,
     status=201,
     idempotent=True,
-    tag=TAG,
 )
 def create_promise(call: Call[PromiseRequest, Any]) -> PromiseOutput:
-    record = collections.promise(
+    made = promises.promise(
         call.tenant_id,
         call.path["invoice_id"],
         on=call.body.date,
@@ -416,22 +378,22 @@ def create_promise(call: Call[PromiseRequest, Any]) -> PromiseOutput:
         now=call.now,
     )
     return PromiseOutput(
-        id=record.promise_id,
-        invoice_id=record.invoice_id,
-        date=record.promised_date,  # type: ignore[arg-type]
-        amount=int(record.amount),
-        currency=record.currency,
-        status=record.status,
-        created_at=record.created_at,
+        id=made.promise_id,
+        invoice_id=made.invoice_id,
+        date=made.promised_date,
+        amount=made.amount,
+        currency=made.currency,
+        status=made.status,
+        created_at=made.created_at,
     )
 
 
-def _message(m: MessageRecord) -> MessageOutput:
+def _message(m: Message) -> MessageOutput:
     return MessageOutput(
         invoice_id=m.invoice_id,
-        key=m.sk,
-        step=int(m.step_index),
-        channel=m.channel,
+        key=m.key,
+        step=m.step_index,
+        channel=m.channel.value,
         status=m.status,
         recipient=m.recipient,
         subject=m.subject,
@@ -441,34 +403,26 @@ def _message(m: MessageRecord) -> MessageOutput:
     )
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/collection-messages",
-    method="GET",
     summary="Reminders by status: those awaiting a person's approval, sent, failed, bounced",
     query=MessageQuery,
     response=PageOutput[MessageOutput],
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def list_messages(call: Call[Any, MessageQuery]) -> PageOutput[MessageOutput]:
     q = call.query
-    page = collections.messages_by_status(
+    page = approvals.messages_by_status(
         call.tenant_id, q.status, limit=q.limit, starting_after=q.starting_after
     )
-    return PageOutput[MessageOutput](
-        data=[_message(m) for m in page.items], has_more=page.has_more, next_cursor=page.next_cursor
-    )
+    return page_output(page, _message)
 
 
 def _decide(approve: bool) -> Any:
     def decide(call: Call[Any, Any]) -> MessageOutput:
         step = call.path["step"]
         if not step.isdigit():
-            from cashline.errors import NotFoundError
-
             raise NotFoundError("no such step", field="step")
-        message = collections.decide(
+        message = approvals.decide(
             call.tenant_id,
             call.path["invoice_id"],
             int(step),
@@ -483,95 +437,71 @@ def _decide(approve: bool) -> Any:
 
 
 for _verb, _approve in (("approve", True), ("reject", False)):
-    api_route(
-        collection_api,
+    _route(
         f"/v1/invoices/{{invoice_id}}/collection/steps/{{step}}/{_verb}",
         method="POST",
         summary=f"{_verb.capitalize()} a reminder that waits for a person's approval",
         response=MessageOutput,
         role=Role.FINANCE,
-        tag=TAG,
     )(_decide(_approve))
 
 
-def _letter(record: LetterRecord, *, with_url: bool) -> LetterOutput:
-    url = None
-    if with_url and record.status != "cancelled":
-        url = api_collection_runtime().documents.presign_download(
-            record.s3_key, filename=f"{record.letter_id}.pdf"
-        )
+def _letter(letter: Letter, *, with_url: bool) -> LetterOutput:
     return LetterOutput(
-        id=record.letter_id,
-        invoice_id=record.invoice_id,
-        counterparty_id=record.counterparty_id,
-        recipient_name=record.recipient_name,
-        address=list(record.address or []),
-        status=record.status,
-        language=record.language,
-        size_bytes=int(record.size_bytes),
-        download_url=url,
-        created_at=record.created_at,
+        id=letter.letter_id,
+        invoice_id=letter.invoice_id,
+        counterparty_id=letter.counterparty_id,
+        recipient_name=letter.recipient_name,
+        address=list(letter.address),
+        status=letter.status,
+        language=letter.language,
+        size_bytes=letter.size_bytes,
+        download_url=tasks.letter_download_url(letter, api_collection_runtime()) if with_url else None,
+        created_at=letter.created_at,
     )
 
 
-@api_route(
-    collection_api,
+def _letter_with_url(letter: Letter) -> LetterOutput:
+    return _letter(letter, with_url=True)
+
+
+@_read(
     "/v1/letters",
-    method="GET",
     summary="The print queue: letters by status, with short-lived PDF download links",
     query=LetterQuery,
     response=PageOutput[LetterOutput],
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def list_letters(call: Call[Any, LetterQuery]) -> PageOutput[LetterOutput]:
     q = call.query
-    page = collections.dunning.letters(
-        call.tenant_id, q.status, limit=q.limit, starting_after=q.starting_after
-    )
-    return PageOutput[LetterOutput](
-        data=[_letter(r, with_url=True) for r in page.items],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    page = tasks.list_letters(call.tenant_id, q.status, limit=q.limit, starting_after=q.starting_after)
+    return page_output(page, _letter_with_url)
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/letters/{letter_id}",
-    method="GET",
     summary="One letter, with a short-lived PDF download link",
     response=LetterOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def get_letter(call: Call[Any, Any]) -> LetterOutput:
-    letter_id = call.path["letter_id"]
-    if not letter_id.startswith("ltr_"):
-        from cashline.errors import NotFoundError
-
-        raise NotFoundError("letter not found", field="letter_id")
-    return _letter(collections.dunning.letter(call.tenant_id, letter_id), with_url=True)
+    return _letter_with_url(tasks.letter_of(call.tenant_id, call.path["letter_id"]))
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/letters/{letter_id}/status",
     method="POST",
     summary="Mark a letter printed, mailed or cancelled",
     request=LetterStatusRequest,
     response=LetterOutput,
     role=Role.FINANCE,
-    tag=TAG,
 )
 def letter_status(call: Call[LetterStatusRequest, Any]) -> LetterOutput:
-    record = collections.set_letter_status(
+    letter = tasks.set_letter_status(
         call.tenant_id, call.path["letter_id"], call.body.status, actor=actor_of(call), now=call.now
     )
-    return _letter(record, with_url=False)
+    return _letter(letter, with_url=False)
 
 
-def _task(t: TaskRecord) -> TaskOutput:
+def _task(t: CallTask) -> TaskOutput:
     return TaskOutput(
         id=t.task_id,
         invoice_id=t.invoice_id,
@@ -579,29 +509,25 @@ def _task(t: TaskRecord) -> TaskOutput:
         counterparty_name=t.counterparty_name,
         phone=t.phone,
         assignee=t.assignee,
-        due_date=t.due_date,  # type: ignore[arg-type]
+        due_date=t.due_date,
         script=t.script,
         status=t.status,
         outcome=t.outcome,
         notes=t.notes,
-        version=int(t.version or 0),
+        version=t.version,
         created_at=t.created_at,
     )
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/tasks",
-    method="GET",
     summary="Call tasks by status, assignee and due date (today's: due_from=due_to=today)",
     query=TaskQuery,
     response=PageOutput[TaskOutput],
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def list_tasks(call: Call[Any, TaskQuery]) -> PageOutput[TaskOutput]:
     q = call.query
-    page = collections.dunning.tasks(
+    page = tasks.list_tasks(
         call.tenant_id,
         status=q.status,
         assignee=q.assignee,
@@ -610,42 +536,29 @@ def list_tasks(call: Call[Any, TaskQuery]) -> PageOutput[TaskOutput]:
         limit=q.limit,
         starting_after=q.starting_after,
     )
-    return PageOutput[TaskOutput](
-        data=[_task(t) for t in page.items], has_more=page.has_more, next_cursor=page.next_cursor
-    )
+    return page_output(page, _task)
 
 
-@api_route(
-    collection_api,
+@_read(
     "/v1/tasks/{task_id}",
-    method="GET",
     summary="One call task with its script",
     response=TaskOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def get_task(call: Call[Any, Any]) -> TaskOutput:
-    task_id = call.path["task_id"]
-    if not task_id.startswith("tsk_"):
-        from cashline.errors import NotFoundError
-
-        raise NotFoundError("task not found", field="task_id")
-    return _task(collections.dunning.task(call.tenant_id, task_id))
+    return _task(tasks.task_of(call.tenant_id, call.path["task_id"]))
 
 
-@api_route(
-    collection_api,
+@_route(
     "/v1/tasks/{task_id}",
     method="PATCH",
     summary="Record a call's outcome (a promise with its date and amount), reassign or move a task",
     request=TaskUpdateRequest,
     response=TaskOutput,
     role=Role.FINANCE,
-    tag=TAG,
 )
 def update_task(call: Call[TaskUpdateRequest, Any]) -> TaskOutput:
     changes = call.body.model_dump(exclude_unset=True, exclude={"version"})
-    task = collections.update_task(
+    task = tasks.update_task(
         call.tenant_id,
         call.path["task_id"],
         expected_version=call.body.version,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cashline.adapters.documents import DocumentStore
 from cashline.adapters.messaging import EmailChannel, SmsChannel
-from cashline.config import ApiSettings, SchedulerSettings, url_text
-from cashline.services.collections import CollectionRuntime
+from cashline.config import url_text
+from cashline.services.collections.context import CollectionRuntime
 from chalicelib.runtime import api_ready, handler_clock, scheduler_ready
+
+if TYPE_CHECKING:  # the settings models are imported on the first event (cashline.config)
+    from cashline.config import ApiSettings, SchedulerSettings
 
 
 def runtime_for(settings: ApiSettings | SchedulerSettings) -> CollectionRuntime:

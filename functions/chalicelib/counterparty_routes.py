@@ -7,9 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from cashline.domain.access import Role
-from cashline.errors import NotFoundError
-from cashline.ids import is_id_of
-from cashline.schemas.common import PageOutput
+from cashline.schemas.common import PageOutput, page_output
 from cashline.schemas.parties import (
     CounterpartyListQuery,
     CounterpartyOutput,
@@ -23,11 +21,8 @@ counterparty_api = Blueprint(__name__)
 TAG = "counterparties"
 
 
-def _counterparty_id(call: Call[Any, Any]) -> str:
-    counterparty_id = call.path["counterparty_id"]
-    if not is_id_of("counterparty", counterparty_id):
-        raise NotFoundError("counterparty not found", field="counterparty_id")
-    return counterparty_id
+def _output(view: counterparties.CounterpartyView) -> CounterpartyOutput:
+    return CounterpartyOutput.of(view.counterparty, view.totals)
 
 
 @api_route(
@@ -46,7 +41,7 @@ def create_counterparty(call: Call[CreateCounterpartyRequest, Any]) -> Counterpa
     view = counterparties.create_counterparty(
         call.tenant_id, call.body.model_dump(exclude_none=True), now=call.now
     )
-    return CounterpartyOutput.of(view.counterparty, view.totals)
+    return _output(view)
 
 
 @api_route(
@@ -66,11 +61,7 @@ def list_counterparties(call: Call[Any, CounterpartyListQuery]) -> PageOutput[Co
         limit=call.query.limit,
         starting_after=call.query.starting_after,
     )
-    return PageOutput[CounterpartyOutput](
-        data=[CounterpartyOutput.of(c) for c in page.items],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    return page_output(page, CounterpartyOutput.of)
 
 
 @api_route(
@@ -83,8 +74,8 @@ def list_counterparties(call: Call[Any, CounterpartyListQuery]) -> PageOutput[Co
     tag=TAG,
 )
 def get_counterparty(call: Call[Any, Any]) -> CounterpartyOutput:
-    view = counterparties.get_counterparty(call.tenant_id, _counterparty_id(call))
-    return CounterpartyOutput.of(view.counterparty, view.totals)
+    view = counterparties.get_counterparty(call.tenant_id, call.path["counterparty_id"])
+    return _output(view)
 
 
 @api_route(
@@ -100,6 +91,10 @@ def get_counterparty(call: Call[Any, Any]) -> CounterpartyOutput:
 def update_counterparty(call: Call[UpdateCounterpartyRequest, Any]) -> CounterpartyOutput:
     changes = call.body.model_dump(exclude_unset=True, exclude={"version"})
     view = counterparties.update_counterparty(
-        call.tenant_id, _counterparty_id(call), changes, expected_version=call.body.version, now=call.now
+        call.tenant_id,
+        call.path["counterparty_id"],
+        changes,
+        expected_version=call.body.version,
+        now=call.now,
     )
-    return CounterpartyOutput.of(view.counterparty, view.totals)
+    return _output(view)

@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from cashline.domain.access import Role
-from cashline.schemas.common import ListQuery, PageOutput
+from cashline.schemas.common import ListQuery, PageOutput, page_output
 from cashline.schemas.financing import (
     FinancingRequest,
     FinancingSettingsModel,
@@ -40,7 +40,7 @@ def _plan_request(body: FinancingRequest) -> PlanRequest:
     tag=TAG,
 )
 def get_settings(call: Call[Any, Any]) -> FinancingSettingsModel:
-    return FinancingSettingsModel.of(financing.plans.settings(call.tenant_id))
+    return FinancingSettingsModel.of(financing.settings(call.tenant_id))
 
 
 @api_route(
@@ -112,9 +112,7 @@ def list_plans(call: Call[Any, ListQuery]) -> PageOutput[PlanOutput]:
     page = financing.list_plans(
         call.tenant_id, limit=call.query.limit, starting_after=call.query.starting_after
     )
-    return PageOutput[PlanOutput](
-        data=[PlanOutput.of(p) for p in page.items], has_more=page.has_more, next_cursor=page.next_cursor
-    )
+    return page_output(page, PlanOutput.of)
 
 
 @api_route(

@@ -9,7 +9,8 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from cashline.adapters.mailer import Mailer
 from cashline.config import SchedulerSettings, url_text
-from cashline.services.debits import DebitRuntime, mailer_for, run_debits, run_payouts, run_reminders
+from cashline.services.debit_reminders import run_reminders
+from cashline.services.debits import DebitRuntime, mailer_for, run_debits, run_payouts
 from chalicelib.schedule_ticks import sweep_tick
 
 financing_schedules = Blueprint(__name__)

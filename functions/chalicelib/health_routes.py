@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
 from cashline.schemas.access import HealthDependency, HealthOutput
 from cashline.schemas.openapi import RouteSpec, build_openapi
-from cashline.services.health import check_health
 from chalicelib.http import ROUTES, Call, api_route, json_response
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, deferred
+
+if TYPE_CHECKING:
+    from cashline.services import health as health_checks
+else:
+    health_checks = deferred("cashline.services.health")  # imported by the first health request
 
 health = Blueprint(__name__)
 
@@ -45,7 +49,7 @@ def get_health(call: Call[Any, Any]) -> tuple[int, HealthOutput]:
     settings = api_ready()
     dependencies = [
         HealthDependency(name=d.name, ok=d.ok, latency_ms=d.latency_ms, detail=d.detail)
-        for d in check_health(settings)
+        for d in health_checks.check_health(settings)
     ]
     healthy = all(d.ok for d in dependencies)
     output = HealthOutput(

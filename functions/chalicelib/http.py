@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from chalice.app import Blueprint, Chalice, Request, Response
 from pydantic import BaseModel
@@ -35,9 +35,14 @@ from cashline.errors import (
 from cashline.observability import logger
 from cashline.schemas.common import ErrorDetail, ErrorOutput, invalid_input, parse_json
 from cashline.schemas.openapi import RouteSpec
-from cashline.services.idempotency import fingerprint, run_once
 from chalicelib.auth import api_key_authorizer
-from chalicelib.runtime import api_ready, handler_clock
+from chalicelib.runtime import api_ready, deferred, handler_clock
+
+if TYPE_CHECKING:
+    from cashline.services import idempotency
+else:
+    # Powertools' idempotency utility: imported by the first request that carries an Idempotency-Key.
+    idempotency = deferred("cashline.services.idempotency")
 
 # The one table from domain errors to HTTP statuses. Order matters: subclasses before bases.
 STATUS_BY_ERROR: list[tuple[type[CashlineError], int]] = [
@@ -297,12 +302,12 @@ def _serve(
 
     idempotency_key = request.headers.get("idempotency-key")
     if spec.idempotent and idempotency_key is not None and principal is not None:
-        stored = run_once(
+        stored = idempotency.run_once(
             tenant_id=principal.tenant_id,
             operation=f"{spec.method} {spec.path}",
             idempotency_key=idempotency_key,
             # Same key, same route, other path ids, query or body: refused, not replayed.
-            request_fingerprint=fingerprint(
+            request_fingerprint=idempotency.fingerprint(
                 json.dumps([path_params, _query_dict(request)], sort_keys=True).encode() + b"\n" + raw_body
             ),
             produce=produce,

@@ -6,11 +6,10 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from cashline.dal.invoice_queries import InvoiceFilter
 from cashline.domain.access import Role
-from cashline.domain.invoices import InvoiceStatus
+from cashline.domain.invoices import InvoiceFilter, InvoiceStatus
 from cashline.errors import ValidationError
-from cashline.schemas.common import ListQuery, PageOutput
+from cashline.schemas.common import ListQuery, PageOutput, page_output
 from cashline.schemas.invoices import (
     ChangeStatusRequest,
     CreateInvoiceRequest,
@@ -18,7 +17,8 @@ from cashline.schemas.invoices import (
     InvoiceListQuery,
     InvoiceOutput,
 )
-from cashline.services import invoices, payments
+from cashline.services import invoices
+from cashline.services.payments import credit
 from chalicelib.http import Call, api_route
 
 invoice_api = Blueprint(__name__)
@@ -42,7 +42,7 @@ def actor_of(call: Call[Any, Any]) -> str:
     tag=TAG,
 )
 def create_invoice(call: Call[CreateInvoiceRequest, Any]) -> InvoiceOutput:
-    view = payments.create_invoice_using_credit(
+    view = credit.create_invoice_using_credit(
         call.tenant_id, call.body.to_new_invoice(), actor=actor_of(call), now=call.now
     )
     return InvoiceOutput.of(view)
@@ -97,11 +97,7 @@ def list_invoices(call: Call[Any, InvoiceListQuery]) -> PageOutput[InvoiceOutput
         limit=call.query.limit,
         starting_after=call.query.starting_after,
     )
-    return PageOutput[InvoiceOutput](
-        data=[InvoiceOutput.summary(i) for i in page.items],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    return page_output(page, InvoiceOutput.summary)
 
 
 @api_route(
@@ -157,8 +153,4 @@ def list_invoice_events(call: Call[Any, ListQuery]) -> PageOutput[InvoiceEventOu
         limit=call.query.limit,
         starting_after=call.query.starting_after,
     )
-    return PageOutput[InvoiceEventOutput](
-        data=[InvoiceEventOutput.of(e) for e in page.items],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    return page_output(page, InvoiceEventOutput.of)

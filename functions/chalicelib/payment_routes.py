@@ -9,9 +9,9 @@ from chalice.app import Blueprint
 from cashline.dal.payment_repository import PaymentFilter
 from cashline.dal.payment_settings import PaymentSettings, get_payment_settings
 from cashline.domain.access import Role
+from cashline.domain.payments import PaymentSource
 from cashline.ids import new_id
-from cashline.schemas.common import ListQuery, OutputModel, PageOutput
-from cashline.schemas.payment_events import PaymentSource
+from cashline.schemas.common import ListQuery, OutputModel, PageOutput, page_output
 from cashline.schemas.payments import (
     AllocateRequest,
     ConnectionOutputItem,
@@ -23,12 +23,15 @@ from cashline.schemas.payments import (
     RecordPaymentRequest,
     RotateSecretRequest,
 )
-from cashline.services import connections, payments, webhooks
+from cashline.services import connections, webhooks
 from cashline.services.alerts import deliver_now
 from cashline.services.connections import Connection
+from cashline.services.payments import manual, settings
+from cashline.services.payments.context import context_for
 from chalicelib.http import Call, api_route
 from chalicelib.invoice_routes import actor_of
 from chalicelib.payment_runtime import api_alert_runtime, intake_runtime
+from chalicelib.runtime import api_ready
 
 payment_api = Blueprint(__name__)
 TAG = "payments"
@@ -93,11 +96,7 @@ def list_connections(call: Call[Any, ListQuery]) -> PageOutput[ConnectionOutputI
     page = connections.list_connections(
         call.tenant_id, limit=call.query.limit, starting_after=call.query.starting_after
     )
-    return PageOutput[ConnectionOutputItem](
-        data=[_connection_item(c) for c in page.items],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    return page_output(page, _connection_item)
 
 
 @api_route(
@@ -172,9 +171,9 @@ for _provider in ("stripe", "gocardless", "paypal"):
 )
 def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
     body = call.body
-    ctx = payments.context_for(call.tenant_id, now=call.now, actor=actor_of(call))
+    ctx = context_for(call.tenant_id, now=call.now, actor=actor_of(call))
     source = PaymentSource(body.source)
-    event = payments.manual_event(
+    event = manual.manual_event(
         source=source,
         amount=body.amount,
         currency=body.currency,
@@ -188,7 +187,7 @@ def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
         event_id=new_id("event"),
         now=call.now,
     )
-    payment = payments.record_payment(
+    payment = manual.record_payment(
         ctx,
         event,
         invoice_amount=body.invoice_amount,
@@ -196,7 +195,7 @@ def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
         direction=body.direction,
     )
     deliver_now(ctx.committed_alerts, api_alert_runtime(), now=call.now)
-    return payment
+    return Payment.of(payment)
 
 
 @api_route(
@@ -223,8 +222,8 @@ def list_payments(call: Call[Any, PaymentsQuery]) -> PageOutput[Payment]:
         value_date_from=q.value_date_from,
         value_date_to=q.value_date_to,
     )
-    page = payments.list_payments(call.tenant_id, flt, limit=q.limit, starting_after=q.starting_after)
-    return PageOutput[Payment](data=page.items, has_more=page.has_more, next_cursor=page.next_cursor)
+    page = manual.list_payments(call.tenant_id, flt, limit=q.limit, starting_after=q.starting_after)
+    return page_output(page, Payment.of)
 
 
 @api_route(
@@ -237,7 +236,7 @@ def list_payments(call: Call[Any, PaymentsQuery]) -> PageOutput[Payment]:
     tag=TAG,
 )
 def get_payment(call: Call[Any, Any]) -> Payment:
-    return payments.get_payment(call.tenant_id, call.path["payment_id"])
+    return Payment.of(manual.get_payment(call.tenant_id, call.path["payment_id"]))
 
 
 @api_route(
@@ -252,9 +251,9 @@ def get_payment(call: Call[Any, Any]) -> Payment:
     tag=TAG,
 )
 def allocate_payment(call: Call[AllocateRequest, Any]) -> Payment:
-    ctx = payments.context_for(call.tenant_id, now=call.now, actor=actor_of(call))
+    ctx = context_for(call.tenant_id, now=call.now, actor=actor_of(call))
     shares = [(item.invoice_id, item.amount) for item in call.body.allocations]
-    return payments.assign(ctx, call.path["payment_id"], shares)
+    return Payment.of(manual.assign(ctx, call.path["payment_id"], shares))
 
 
 def _settings_item(settings: PaymentSettings, *, secret: str | None = None) -> PaymentSettingsItem:
@@ -294,7 +293,7 @@ def get_settings(call: Call[Any, Any]) -> PaymentSettingsItem:
     tag=TAG,
 )
 def put_settings(call: Call[PaymentSettingsRequest, Any]) -> PaymentSettingsItem:
-    saved, secret = payments.update_settings(
+    saved, secret = settings.update_settings(
         call.tenant_id,
         call.body,
         intake_runtime().secrets,
@@ -305,6 +304,6 @@ def put_settings(call: Call[PaymentSettingsRequest, Any]) -> PaymentSettingsItem
 
 
 def api_ready_allows_private() -> bool:
-    from chalicelib.runtime import api_ready
-
+    """Whether outbound webhooks may reach private addresses (the local stage); a function, so a
+    test can ask for the production check."""
     return api_ready().allow_private_webhooks

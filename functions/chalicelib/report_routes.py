@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalice.app import Blueprint
+from pydantic import BaseModel
 
 from cashline.dal.risk_repository import Risk
-from cashline.domain.access import Role
+from cashline.domain.access import Role, Tenant, today_for
 from cashline.domain.risk import Assessment
 from cashline.schemas.common import ListQuery
 from cashline.schemas.financing import (
@@ -50,6 +51,36 @@ report_api = Blueprint(__name__)
 TAG = "reports"
 
 
+def _report_get(
+    path: str, *, summary: str, response: type[BaseModel], query: type[BaseModel] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A report: a GET that any key of the tenant may read."""
+    return api_route(
+        report_api,
+        path,
+        method="GET",
+        summary=summary,
+        query=query,
+        response=response,
+        role=Role.READ_ONLY,
+        tag=TAG,
+    )
+
+
+def _tenant_today(call: Call[Any, Any]) -> tuple[Tenant, date]:
+    """The caller's tenant and the business day it is there (reports are as of the tenant's day)."""
+    tenant = tenants.get(call.tenant_id)
+    return tenant, today_for(tenant, call.now)
+
+
+def _scope(call: Call[Any, SummaryQuery] | Call[Any, AgingQuery]) -> tuple[insight.ReportScope, date]:
+    """What a report covers (the query's direction, segment and currency), and the tenant's day."""
+    tenant, today = _tenant_today(call)
+    q = call.query
+    scope = insight.ReportScope(call.tenant_id, q.direction, q.segment, q.currency, tenant.base_currency)
+    return scope, today
+
+
 def _payment(p: reports.DuePayment) -> DuePaymentOutput:
     return DuePaymentOutput(
         kind=p.kind,
@@ -62,15 +93,11 @@ def _payment(p: reports.DuePayment) -> DuePaymentOutput:
     )
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/reports/upcoming",
-    method="GET",
     summary="Totals due per day, week or month and currency; with ?period= that period's payments",
     query=UpcomingQuery,
     response=UpcomingOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def upcoming(call: Call[Any, UpcomingQuery]) -> UpcomingOutput:
     q = call.query
@@ -84,8 +111,7 @@ def upcoming(call: Call[Any, UpcomingQuery]) -> UpcomingOutput:
             payments=payments,
             periods=[PeriodOutput(**asdict(p)) for p in periods],
         )
-    tenant = tenants.get(call.tenant_id)
-    today = call.now.astimezone(ZoneInfo(tenant.timezone)).date()
+    _, today = _tenant_today(call)
     first = q.from_ or today
     last = q.to or first + timedelta(weeks=8)
     periods = reports.upcoming(call.tenant_id, q.direction, first, last, q.group_by)
@@ -94,31 +120,18 @@ def upcoming(call: Call[Any, UpcomingQuery]) -> UpcomingOutput:
     )
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/reports/summary",
-    method="GET",
     summary="Outstanding, overdue, due in 30 days, days past due, DSO, collection rate, payments by method; "
     "per currency and in the base currency",
     query=SummaryQuery,
     response=SummaryOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def summary(call: Call[Any, SummaryQuery]) -> SummaryOutput:
     q = call.query
-    tenant = tenants.get(call.tenant_id)
-    today = call.now.astimezone(ZoneInfo(tenant.timezone)).date()
+    scope, today = _scope(call)
     period = insight.parse_accounting_period(q.period, today)
-    report = insight.summary(
-        call.tenant_id,
-        direction=q.direction,
-        segment=q.segment,
-        currency=q.currency,
-        period=period,
-        today=today,
-        base_currency=tenant.base_currency,
-    )
+    report = insight.summary(scope, period=period, today=today)
     cards = reports.cards(call.tenant_id, call.now)
     # The next payments of the direction asked for (the cards keep both, as before).
     next_payments = reports.next_payments(call.tenant_id, q.direction, today)
@@ -126,7 +139,7 @@ def summary(call: Call[Any, SummaryQuery]) -> SummaryOutput:
         direction=q.direction,
         as_of=today,
         period={"from": period[0], "to": period[1]},
-        base_currency=tenant.base_currency,
+        base_currency=scope.base_currency,
         cards=[SummaryCard(**asdict(c)) for c in cards],
         figures=[FiguresOutput(**f) for f in report.figures],
         base=FiguresOutput(**report.base) if report.base else None,
@@ -136,47 +149,29 @@ def summary(call: Call[Any, SummaryQuery]) -> SummaryOutput:
     )
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/reports/aging",
-    method="GET",
     summary="Open amounts in buckets of days past due (current, 1-30, 31-60, 61-90, over 90), in total and "
     "per counterparty, as of any date",
     query=AgingQuery,
     response=AgingOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def aging(call: Call[Any, AgingQuery]) -> AgingOutput:
     q = call.query
-    tenant = tenants.get(call.tenant_id)
-    as_of = q.as_of or call.now.astimezone(ZoneInfo(tenant.timezone)).date()
-    report = insight.aging(
-        call.tenant_id,
-        direction=q.direction,
-        as_of=as_of,
-        segment=q.segment,
-        currency=q.currency,
-        by_counterparty=q.by_counterparty,
-        base_currency=tenant.base_currency,
-    )
+    scope, today = _scope(call)
+    report = insight.aging(scope, as_of=q.as_of or today, by_counterparty=q.by_counterparty)
     return AgingOutput(direction=q.direction, **report)
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/reports/cashflow",
-    method="GET",
     summary="Money expected in and out per week: installments and open invoices, receivables shifted by "
     "each customer's own observed delay",
     query=CashflowQuery,
     response=CashflowOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def cashflow(call: Call[Any, CashflowQuery]) -> CashflowOutput:
-    tenant = tenants.get(call.tenant_id)
-    today = call.now.astimezone(ZoneInfo(tenant.timezone)).date()
+    _, today = _tenant_today(call)
     forecast = insight.cashflow(
         call.tenant_id, weeks=call.query.weeks, currency=call.query.currency, today=today
     )
@@ -213,28 +208,20 @@ def _risk(r: Risk, a: Assessment) -> RiskOutput:
     )
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/counterparties/{counterparty_id}/risk",
-    method="GET",
     summary="Payment behaviour: average delay, trend over the last invoices, broken promises, disputes, flag",
     response=RiskOutput,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def counterparty_risk(call: Call[Any, Any]) -> RiskOutput:
     return _risk(*risk.counterparty_risk(call.tenant_id, call.path["counterparty_id"]))
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/reports/risk",
-    method="GET",
     summary="The counterparties flagged as paying worse, the latest first",
     query=ListQuery,
     response=RiskList,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def flagged(call: Call[Any, ListQuery]) -> RiskList:
     return RiskList(data=[_risk(r, a) for r, a in risk.flagged(call.tenant_id, call.query.limit)])
@@ -257,19 +244,15 @@ def post_rates(call: Call[Any, Any]) -> FxRatesOutput:
     return FxRatesOutput(stored=len(stored), days=sorted({r.day for r in stored}))
 
 
-@api_route(
-    report_api,
+@_report_get(
     "/v1/fx-rates",
-    method="GET",
     summary="The rates in force on a date (the latest of the week before)",
     query=FxQuery,
     response=FxList,
-    role=Role.READ_ONLY,
-    tag=TAG,
 )
 def get_rates(call: Call[Any, FxQuery]) -> FxList:
-    tenant = tenants.get(call.tenant_id)
-    on = call.query.on or call.now.astimezone(ZoneInfo(tenant.timezone)).date()
+    _, today = _tenant_today(call)
+    on = call.query.on or today
     rates = fx.rates_on(call.tenant_id, on, base=call.query.base)
     return FxList(data=[FxRateOutput(base=b, quote=q, rate=str(r), day=d) for d, b, q, r in rates])
 

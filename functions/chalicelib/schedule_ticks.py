@@ -6,14 +6,16 @@ worker that claims the tick, and answer how much the sweep read and changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import CloudWatchEvent
 
 from cashline.clock import parse_utc
-from cashline.config import SchedulerSettings
 from cashline.services.sweeps import SweepResult
 from chalicelib.runtime import scheduler_ready
+
+if TYPE_CHECKING:  # the settings models are imported on the first tick (cashline.config)
+    from cashline.config import SchedulerSettings
 
 
 def sweep_tick(

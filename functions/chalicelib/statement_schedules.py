@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Cron
 
+from cashline.adapters.messaging import EmailChannel
 from cashline.config import SchedulerSettings
 from cashline.services.documents import store_for
 from cashline.services.statements import run_monthly
@@ -24,5 +25,5 @@ def monthly_statements(event: CloudWatchEvent) -> dict[str, Any]:
     return sweep_tick(event, "statements", run_monthly, store=store_for, email=_email_channel)
 
 
-def _email_channel(_: SchedulerSettings) -> object:
+def _email_channel(_: SchedulerSettings) -> EmailChannel:
     return scheduler_collection_runtime().email

@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from cashline.domain.access import Role
-from cashline.domain.invoices import Direction, InvoiceStatus, LineInput
+from cashline.domain.invoices import Direction, InvoiceStatus, LineInput, NewInvoice
 from cashline.domain.plans import DebitMethod, FinancingSettings
 from cashline.services.access import TenantSettings, create_api_key, create_tenant
 from cashline.services.counterparties import create_counterparty
 from cashline.services.financing import PlanRequest, finance_invoice, update_settings
-from cashline.services.invoices import NewInvoice, change_status, create_invoice
+from cashline.services.invoices import change_status, create_invoice
 from localcloud.paths import LOCAL_STATE
 
 CUSTOMERS: list[dict[str, Any]] = [
@@ -206,9 +206,10 @@ def _seed_payments(tenant_id: str, customer_id: str, now: datetime) -> None:
     from cashline.adapters.secrets import SecretStore
     from cashline.config import api_settings, url_text
     from cashline.dal.payment_settings import PaymentSettings, save_payment_settings
+    from cashline.domain.payments import PaymentSource
     from cashline.ids import new_id
-    from cashline.schemas.payment_events import PaymentSource
-    from cashline.services import connections, payments
+    from cashline.services import connections
+    from cashline.services.payments import context, manual
 
     settings = api_settings()
     store = SecretStore(
@@ -236,8 +237,8 @@ def _seed_payments(tenant_id: str, customer_id: str, now: datetime) -> None:
         (31_500, "J. Doe", "Spende / donation", None),
     ]
     for amount, payer, text, counterparty in transfers:
-        ctx = payments.context_for(tenant_id, now=now, actor="system:demo-seed")
-        event = payments.manual_event(
+        ctx = context.context_for(tenant_id, now=now, actor="system:demo-seed")
+        event = manual.manual_event(
             source=PaymentSource.BANK_TRANSFER,
             amount=amount,
             currency="EUR",
@@ -251,7 +252,7 @@ def _seed_payments(tenant_id: str, customer_id: str, now: datetime) -> None:
             event_id=new_id("event"),
             now=now,
         )
-        payments.record_payment(ctx, event, invoice_amount=None, counterparty_id=counterparty)
+        manual.record_payment(ctx, event, invoice_amount=None, counterparty_id=counterparty)
 
 
 def _seed_insight(tenant_id: str, now: datetime) -> None:

@@ -1,104 +1,42 @@
-"""Settings, validated once at cold start. One model per function, built from mixins.
+"""Settings, validated once on a function's first event. One model per function, built from mixins
+(cashline.config_models: every value from the environment, nothing falls back silently).
 
-Every value comes from the environment the template (or the local runner) sets; nothing falls
-back silently. `*_endpoint` fields exist only for the local cloud and stay unset in AWS.
+Handler modules import this module, never the models: pydantic's validators cost a cold start about
+a third of the stack's floor, which an authorizer or a schedule handler must not pay at import. The
+models are imported when `api_settings()` or `scheduler_settings()` first runs; a type annotation
+names them under `TYPE_CHECKING`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, HttpUrl, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+if TYPE_CHECKING:
+    from pydantic import HttpUrl
 
-
-class _Base(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CASHLINE_", extra="ignore", frozen=True)
-
-
-class AwsSettings(_Base):
-    region: str = Field(validation_alias="AWS_REGION")
-
-
-class StageSettings(AwsSettings):
-    stage: Literal["local", "test", "dev", "prod"]
-
-
-class TableSettings(AwsSettings):
-    table_name: str = Field(min_length=3)
-    idempotency_table_name: str = Field(min_length=3)
-    # DynamoDB Local in the local cloud; unset in AWS.
-    dynamodb_endpoint: HttpUrl | None = None
+    from cashline.config_models import AlertSettings as AlertSettings
+    from cashline.config_models import ApiSettings as ApiSettings
+    from cashline.config_models import AwsSettings as AwsSettings
+    from cashline.config_models import DebitSettings as DebitSettings
+    from cashline.config_models import MailSettings as MailSettings
+    from cashline.config_models import PaymentIntakeSettings as PaymentIntakeSettings
+    from cashline.config_models import SchedulerSettings as SchedulerSettings
+    from cashline.config_models import StageSettings as StageSettings
+    from cashline.config_models import StorageSettings as StorageSettings
+    from cashline.config_models import TableSettings as TableSettings
 
 
-class StorageSettings(AwsSettings):
-    documents_bucket: str = Field(min_length=3)
-    # moto's server in the local cloud; unset in AWS.
-    aws_endpoint: HttpUrl | None = None
+def __getattr__(name: str) -> Any:
+    """`from cashline.config import ApiSettings` still works where a model is needed at run time
+    (it imports the models then); an annotation should import it under `TYPE_CHECKING` instead."""
+    if name.endswith("Settings"):
+        # defer: the models (pydantic's validators), until a caller needs a model class at run time.
+        from cashline import config_models
 
-
-class DebitSettings(_Base):
-    """Cashline's own processor accounts, which debit businesses for their installments. In AWS the
-    template resolves the secrets from Secrets Manager; locally they point at the processor stand-in."""
-
-    stripe_api_key: SecretStr = SecretStr("")
-    stripe_api_base: HttpUrl | None = None
-    gocardless_access_token: SecretStr = SecretStr("")
-    gocardless_base_url: HttpUrl | None = None
-    gocardless_environment: Literal["live", "sandbox"] = "live"
-    processor_timeout_seconds: float = Field(default=10, gt=0, le=25)
-
-
-class MailSettings(_Base):
-    mail_from: str = Field(min_length=3)
-    # The local cloud's outbox folder; unset in AWS.
-    outbox_dir: str | None = None
-    # SES publishes bounces and complaints of reminders through this configuration set; unset locally.
-    ses_configuration_set: str | None = None
-    # The sender name on reminder SMS where the country allows one (1-11 letters or digits).
-    sms_sender_id: str | None = None
-
-
-class AlertSettings(_Base):
-    """Where alerts go: the event bus, the finance contacts' e-mail (MailSettings), tenants' webhooks."""
-
-    event_bus_name: str = Field(min_length=1)
-    # Secrets Manager names of connections and outbound webhooks start with this.
-    secrets_prefix: str = Field(min_length=3)
-    # Local cloud only: tenants' webhook URLs may point at this machine (never in AWS: SSRF).
-    allow_private_webhooks: bool = False
-    # moto's server in the local cloud (Secrets Manager, EventBridge); unset in AWS.
-    aws_endpoint: HttpUrl | None = None
-
-
-class PaymentIntakeSettings(_Base):
-    webhook_queue_url: str = Field(min_length=3)
-    # Local cloud and tests only: PayPal's signing certificate from this file instead of PayPal's URL.
-    paypal_cert_file: str | None = None
-
-
-class ApiSettings(
-    StageSettings,
-    TableSettings,
-    StorageSettings,
-    DebitSettings,
-    MailSettings,
-    AlertSettings,
-    PaymentIntakeSettings,
-):
-    """What the API function needs."""
-
-    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
-
-
-class SchedulerSettings(
-    StageSettings, TableSettings, StorageSettings, DebitSettings, MailSettings, AlertSettings
-):
-    # moto's server in the local cloud (SES); unset in AWS.
-    aws_endpoint: HttpUrl | None = None
-
-    """What the scheduled functions need."""
+        if hasattr(config_models, name):
+            return getattr(config_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def url_text(url: HttpUrl | None) -> str | None:
@@ -108,12 +46,18 @@ def url_text(url: HttpUrl | None) -> str | None:
 
 @lru_cache(maxsize=1)
 def api_settings() -> ApiSettings:
-    return ApiSettings()  # values come from the environment; missing ones fail here, at cold start
+    # defer: the models (pydantic's validators) are imported on the first event, not at cold import.
+    from cashline.config_models import ApiSettings
+
+    return ApiSettings.from_environment()  # missing or invalid values fail here, on the first event
 
 
 @lru_cache(maxsize=1)
 def scheduler_settings() -> SchedulerSettings:
-    return SchedulerSettings()
+    # defer: the models (pydantic's validators) are imported on the first event, not at cold import.
+    from cashline.config_models import SchedulerSettings
+
+    return SchedulerSettings.from_environment()
 
 
 def reset_settings_cache() -> None:

@@ -128,7 +128,8 @@ def _seed_payments(api: Api, seeded: Seeded) -> None:
 
 def _seed_collection(api: Api, seeded: Seeded, now: datetime) -> None:
     """A campaign whose first step is a call: R-0990 enters it and its call falls due today."""
-    from cashline.services import collections
+    from cashline.services.collections.context import dunning
+    from cashline.services.collections.sweep import step_once
     from chalicelib.collection_runtime import api_collection_runtime
 
     tenant = seeded.tenant
@@ -158,9 +159,9 @@ def _seed_collection(api: Api, seeded: Seeded, now: datetime) -> None:
     )
     assert started.status_code in {200, 201}, started.json()
     # The due step, taken as the sweep takes it (below the sweep: no shared schedule cursor moves).
-    run = collections.dunning.collection(tenant.tenant_id, seeded.invoices["R-0990"])
+    run = dunning.collection(tenant.tenant_id, seeded.invoices["R-0990"])
     assert run is not None
-    collections.step_once(run, api_collection_runtime(), now=now)
+    step_once(run, api_collection_runtime(), now=now)
 
 
 def _seed(api: Api, now: datetime) -> Seeded:

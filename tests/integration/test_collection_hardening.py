@@ -29,8 +29,8 @@ from cashline.domain.access import Role
 from cashline.domain.dunning import Campaign, CampaignStatus, Channel, Step
 from cashline.errors import NotFoundError
 from cashline.ids import new_id
-from cashline.services import collections
 from cashline.services.access import create_api_key
+from cashline.services.collections.sync import sync_with_invoice
 from cashline.services.sweeps import sweep
 from localcloud.handlers import fire_schedule
 from tests.integration.test_bulk_csv import csv_of, invoice_row, post_csv, rows_of
@@ -221,7 +221,7 @@ def test_a_dispute_resolved_after_the_due_date_enters_its_campaign(api: Api, ten
 
 
 def test_an_overdue_invoice_in_no_run_enters_one_when_brought_in_step(api: Api, tenant: TestTenant) -> None:
-    """What a chargeback that reopens a paid invoice does after it commits (`collections.sync`)."""
+    """What a chargeback that reopens a paid invoice does after it commits (`sync_with_invoice`)."""
     now = instant(3, 11, 9, 0, 31)
     client = api.at(now)
     who = debtor(client, tenant, "sync")
@@ -229,7 +229,7 @@ def test_an_overdue_invoice_in_no_run_enters_one_when_brought_in_step(api: Api, 
     assert collection(client, tenant, inv["id"]) is None  # no campaign applied when it fell overdue
     campaign_id = with_default_campaign(client, tenant)
 
-    run = collections.sync(tenant.tenant_id, inv["id"], now=now)
+    run = sync_with_invoice(tenant.tenant_id, inv["id"], now=now).collection
 
     assert run is not None and run.campaign_id == campaign_id
     assert (collection(client, tenant, inv["id"]) or {})["status"] == "active"

@@ -12,8 +12,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = {"cashline": ROOT / "shared" / "cashline", "chalicelib": ROOT / "functions" / "chalicelib"}
 OWN = ("cashline", "chalicelib", "app")
@@ -127,7 +125,6 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 in progress: payments <-> payment_installments")
 def test_no_import_cycles_among_own_modules() -> None:
     known = _modules()
     edges: dict[str, set[str]] = {}
@@ -137,7 +134,6 @@ def test_no_import_cycles_among_own_modules() -> None:
     assert _cycles(edges) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 in progress")
 def test_imports_inside_functions_only_defer_and_say_so() -> None:
     unexplained = []
     for i in _all_imports():

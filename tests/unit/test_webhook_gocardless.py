@@ -26,8 +26,9 @@ from cashline.adapters.webhooks.gocardless_events import (
     parse_gocardless,
     with_payment_details,
 )
+from cashline.domain.payments import PaymentMethod, PaymentSource
 from cashline.ids import new_id
-from cashline.schemas.payment_events import EventAction, PaymentEvent, PaymentMethod, PaymentSource
+from cashline.schemas.payment_events import EventAction, PaymentEvent
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks" / "gocardless"
 

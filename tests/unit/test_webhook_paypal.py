@@ -24,8 +24,9 @@ from cashline.adapters.webhooks.paypal_events import (
     LocalCertificateFetcher,
     parse_paypal,
 )
+from cashline.domain.payments import PaymentMethod, PaymentSource
 from cashline.ids import new_id
-from cashline.schemas.payment_events import EventAction, PaymentEvent, PaymentMethod, PaymentSource
+from cashline.schemas.payment_events import EventAction, PaymentEvent
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks" / "paypal"
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)

@@ -17,8 +17,9 @@ import stripe
 
 from cashline.adapters.webhooks import MalformedEventError, SignatureError
 from cashline.adapters.webhooks.stripe_events import parse_stripe, targets_from_metadata
+from cashline.domain.payments import PaymentMethod, PaymentSource
 from cashline.ids import new_id
-from cashline.schemas.payment_events import EventAction, PaymentEvent, PaymentMethod, PaymentSource
+from cashline.schemas.payment_events import EventAction, PaymentEvent
 
 SECRET = "whsec_current_3f9a1c0d8e7b6a5f4e3d2c1b0a9f8e7d"
 PREVIOUS_SECRET = "whsec_previous_0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"

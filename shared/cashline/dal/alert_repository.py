@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
-from cashline.dal.due import due_keys
+from cashline.dal.due import due_keys, lease
 from cashline.dal.errors import storage_errors
 from cashline.dal.payment_records import ALERT_SK, AlertRecord, alert_pk
-from cashline.errors import ConflictError
+from cashline.dal.table import CashlineItem
 
 ALERT_JOB = "alert_delivery"
 # A delivery that dies midway is taken again after this long.
@@ -35,6 +35,11 @@ class Alert:
     version: int = 0
 
 
+def alerts_partition(tenant_id: str) -> str:
+    """gsi1: a tenant's alerts, the latest last."""
+    return f"T#{tenant_id}#ALERT"
+
+
 def _record(alert: Alert, due_at: datetime | None) -> AlertRecord:
     record = AlertRecord(
         pk=alert_pk(alert.tenant_id, alert.alert_id),
@@ -50,7 +55,7 @@ def _record(alert: Alert, due_at: datetime | None) -> AlertRecord:
         last_error=alert.last_error,
         created_at=alert.at,
         updated_at=alert.at,
-        gsi1pk=f"T#{alert.tenant_id}#ALERT",
+        gsi1pk=alerts_partition(alert.tenant_id),
         gsi1sk=f"{alert.at.isoformat()}#{alert.alert_id}",
     )
     if due_at is not None:
@@ -74,7 +79,7 @@ def to_alert(record: AlertRecord) -> Alert:
     )
 
 
-def stage_alert(write: Any, alert: Alert) -> None:
+def stage_alert(write: TransactWrite, alert: Alert) -> None:
     """Add a new alert to a transaction the caller owns; it is due at once."""
     write.save(_record(alert, alert.at), condition=AlertRecord.pk.does_not_exist())
 
@@ -87,21 +92,24 @@ class AlertRepository:
             return None
 
     def claim(self, alert: Alert, now: datetime) -> Alert | None:
-        """Take the alert for one delivery run (a lease on the version read); None if someone else has it."""
-        lease_pk, lease_sk = due_keys(ALERT_JOB, now + ALERT_LEASE, alert.tenant_id, alert.alert_id)
+        """Take the alert for one delivery run (dal.due.lease, on the version read); None if someone
+        else has it or it is done. If the run dies, the alert is due again ALERT_LEASE later."""
         record = AlertRecord(pk=alert_pk(alert.tenant_id, alert.alert_id), sk=ALERT_SK)
         record.version = alert.version
-        actions: list[Action] = [
-            AlertRecord.due_pk.set(lease_pk),
-            AlertRecord.due_sk.set(lease_sk),
-            AlertRecord.updated_at.set(now),
-        ]
-        try:
-            with storage_errors("alert taken by another delivery"):
-                record.update(actions=actions, condition=AlertRecord.due_pk.exists())
-        except ConflictError:
-            return None
-        return replace(alert, version=alert.version + 1)
+        taken = lease(
+            record,
+            job=ALERT_JOB,
+            tenant_id=alert.tenant_id,
+            entity_id=alert.alert_id,
+            until=now + ALERT_LEASE,
+            now=now,
+        )
+        return replace(alert, version=alert.version + 1) if taken else None
+
+    @staticmethod
+    def due_alert(item: CashlineItem) -> Alert | None:
+        """A due item from the sweep (services.sweeps) as the alert it is, or None."""
+        return to_alert(item) if isinstance(item, AlertRecord) else None
 
     def save(self, alert: Alert, *, next_attempt_at: datetime | None, now: datetime) -> None:
         """Record the delivery's outcome on the claimed version; off the `due` index unless a retry waits."""
@@ -112,5 +120,5 @@ class AlertRepository:
             record.save()
 
     def recent(self, tenant_id: str, limit: int) -> list[Alert]:
-        results = AlertRecord.gsi1.query(f"T#{tenant_id}#ALERT", limit=limit, scan_index_forward=False)
+        results = AlertRecord.gsi1.query(alerts_partition(tenant_id), limit=limit, scan_index_forward=False)
         return [to_alert(item) for item in results if isinstance(item, AlertRecord)]

@@ -72,8 +72,11 @@ def lease(
     worker dies mid-way, a later sweep takes it again when the lease ends. `also`: the record's own
     changes made in the same write (an installment's PROCESSING status).
     """
-    lease_pk, lease_sk = due_keys(job, until, tenant_id, entity_id)
     model = type(record)
+    if model._version_attribute_name is None:
+        # Without a version, two workers that read the same item would both pass `due_pk exists`.
+        raise TypeError(f"{model.__name__} has no version attribute: it cannot be leased safely")
+    lease_pk, lease_sk = due_keys(job, until, tenant_id, entity_id)
     actions: list[Action] = [
         model.due_pk.set(lease_pk),
         model.due_sk.set(lease_sk),

@@ -1,18 +1,20 @@
 """Collection campaigns in DynamoDB: campaigns and their revisions, each invoice's run, messages,
-promises, letters, tasks, templates, settings, figures and the counterparty timeline. Every change
-of a run is one transaction (`CollectionWrites`) with its messages, audit events and figures."""
+promises, letters, tasks, templates, settings, figures and the counterparty timeline, stored and
+returned as domain values (records and keys stay in dal/dunning_records.py). Every change of a run
+is one unit of work (`CollectionWrites`, dal/collection_writes.py) with its messages, audit events
+and figures; the step sweep's lease is dal/due.py's."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.update import Action
 
-from cashline.dal.due import due_keys
+from cashline.dal.collection_writes import CollectionWrites, stage_collection_writes
+from cashline.dal.due import lease
 from cashline.dal.dunning_records import (
     ASSIGNMENT_SK,
     CAMPAIGN_REVISION_SK_PREFIX,
@@ -20,10 +22,10 @@ from cashline.dal.dunning_records import (
     COLLECTION_SK,
     LETTER_SK,
     MESSAGE_SK_PREFIX,
-    PROMISE_SK_PREFIX,
     PROVIDER_MESSAGE_SK,
     SETTINGS_SK,
     STATS_SK_PREFIX,
+    STEP_JOB,
     TASK_SK,
     CampaignAssignmentRecord,
     CampaignRecord,
@@ -40,56 +42,49 @@ from cashline.dal.dunning_records import (
     TimelineRecord,
     campaign_pk,
     letter_pk,
+    message_record,
+    message_sk,
+    own_template_record,
+    settings_record,
+    steps_json,
+    steps_of,
     task_pk,
+    task_record,
+    template_sk,
     templates_pk,
     timeline_pk,
+    to_letter,
+    to_message,
+    to_own_template,
+    to_promise,
+    to_settings,
+    to_task,
+    to_timeline_entry,
 )
 from cashline.dal.errors import storage_errors
 from cashline.dal.invoice_records import invoice_pk
-from cashline.dal.invoice_repository import event_record
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
 from cashline.dal.party_records import counterparty_pk
 from cashline.dal.table import CashlineItem, tenant_pk
-from cashline.dal.transactions import transaction
+from cashline.dal.transactions import Stage, UnitOfWork
+from cashline.domain.collection_messages import CallTask, Letter, Message, Promise, TimelineEntry
 from cashline.domain.dunning import (
     Campaign,
     CampaignStatus,
     Channel,
     Collection,
+    CollectionSettings,
     CollectionStatus,
+    OwnTemplate,
     PauseReason,
-    Step,
 )
-from cashline.domain.invoices import InvoiceEvent
 from cashline.errors import ConflictError, NotFoundError
 
-STEP_JOB = "collection_step"
-TASK_REMINDER_JOB = "task_reminder"
+__all__ = ["CollectionWrites", "DunningRepository", "RunItems", "steps_json", "steps_of"]
+
+T = TypeVar("T")
 # A step being sent is leased for this long: another sweep leaves it alone meanwhile.
 STEP_LEASE = timedelta(minutes=10)
-
-
-def steps_json(steps: tuple[Step, ...]) -> list[dict[str, Any]]:
-    # Only None is left out: 0, False and "" are values (`v not in (None, False)` once dropped an
-    # `offset_days` of 0, because 0 == False, and every later read of the campaign failed).
-    return [{k: v for k, v in asdict(s).items() if v is not None} for s in steps]
-
-
-def steps_of(data: list[dict[str, Any]]) -> tuple[Step, ...]:
-    return tuple(
-        Step(
-            offset_days=int(s["offset_days"]),
-            channel=Channel(s["channel"]),
-            template=s.get("template"),
-            attach_invoice=bool(s.get("attach_invoice")),
-            late_charges=bool(s.get("late_charges")),
-            require_approval=bool(s.get("require_approval")),
-            send_on_weekends=bool(s.get("send_on_weekends")),
-            fallback_channel=Channel(s["fallback_channel"]) if s.get("fallback_channel") else None,
-            assignee=s.get("assignee"),
-        )
-        for s in data
-    )
 
 
 def to_campaign(r: CampaignRecord) -> Campaign:
@@ -152,41 +147,6 @@ def _revision_record(c: Campaign) -> CampaignRevisionRecord:
     )
 
 
-def collection_record(c: Collection) -> CollectionRecord:
-    record = CollectionRecord(
-        pk=invoice_pk(c.tenant_id, c.invoice_id),
-        sk=COLLECTION_SK,
-        tenant_id=c.tenant_id,
-        invoice_id=c.invoice_id,
-        counterparty_id=c.counterparty_id,
-        campaign_id=c.campaign_id,
-        campaign_version=c.campaign_version,
-        steps=steps_json(c.steps),
-        status=c.status.value,
-        next_step=c.next_step,
-        next_at=c.next_at,
-        entered_at=c.entered_at,
-        outstanding_at_entry=c.outstanding_at_entry,
-        paid_at_entry=c.paid_at_entry,
-        last_paid=c.last_paid,
-        currency=c.currency,
-        timezone=c.timezone,
-        pause_reason=c.pause_reason.value if c.pause_reason else None,
-        paused_until=c.paused_until,
-        steps_done=list(c.steps_done),
-        step_sent_at=dict(c.step_sent_at),
-        created_at=c.entered_at,
-        updated_at=c.updated_at or c.entered_at,
-        gsi1pk=f"T#{c.tenant_id}#COLL#{c.status.value}",
-        gsi1sk=f"{c.entered_at.isoformat()}#{c.invoice_id}",
-        gsi2pk=f"T#{c.tenant_id}#CMP#{c.campaign_id}#COLL",
-        gsi2sk=f"{c.status.value}#{c.invoice_id}",
-    )
-    if c.next_at is not None and c.status in {CollectionStatus.ACTIVE, CollectionStatus.PAUSED}:
-        record.due_pk, record.due_sk = due_keys(STEP_JOB, c.next_at, c.tenant_id, c.invoice_id)
-    return record
-
-
 def to_collection(r: CollectionRecord) -> Collection:
     return Collection(
         tenant_id=r.tenant_id,
@@ -213,82 +173,29 @@ def to_collection(r: CollectionRecord) -> Collection:
     )
 
 
-@dataclass
-class CollectionWrites:
-    """One change of an invoice's run, with everything it entails, written together or not at all."""
-
-    tenant_id: str
-    now: datetime
-    collection: tuple[Collection | None, Collection] | None = None
-    messages: list[MessageRecord] = field(default_factory=list)
-    message_updates: list[MessageRecord] = field(default_factory=list)  # existing, on their version
-    events: list[InvoiceEvent] = field(default_factory=list)
-    timeline: list[TimelineRecord] = field(default_factory=list)
-    letters: list[LetterRecord] = field(default_factory=list)
-    letter_updates: list[LetterRecord] = field(default_factory=list)  # existing, on their version
-    tasks: list[TaskRecord] = field(default_factory=list)
-    promises: list[PromiseRecord] = field(default_factory=list)  # new, or existing on their version
-    provider_ids: list[ProviderMessageRecord] = field(default_factory=list)
-    stats: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
-    # Counterparties whose risk changes once this commits: (counterparty id, "broken_promise").
-    risk_events: list[tuple[str, str]] = field(default_factory=list)
-
-    def add_stat(self, campaign_id: str, key: str, **deltas: int) -> None:
-        entry = self.stats[(campaign_id, key)]
-        for name, value in deltas.items():
-            entry[name] = entry.get(name, 0) + value
-
-    def note(
-        self, counterparty_id: str, invoice_id: str | None, kind: str, summary: str, **detail: Any
-    ) -> None:
-        from cashline.ids import new_id
-
-        self.timeline.append(
-            TimelineRecord(
-                pk=timeline_pk(self.tenant_id, counterparty_id),
-                sk=f"{self.now.isoformat()}#{new_id('event')}",
-                invoice_id=invoice_id,
-                entry_kind=kind,
-                summary=summary,
-                detail=detail or None,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-        )
-
-
-def _stat_update(tenant_id: str, campaign_id: str, key: str, deltas: dict[str, int], now: datetime) -> Any:
-    r = CampaignStatRecord
-    record = CampaignStatRecord(pk=campaign_pk(tenant_id, campaign_id), sk=f"{STATS_SK_PREFIX}{key}")
-    actions: list[Action] = [
-        r.kind.set(r.kind | CampaignStatRecord),
-        r.created_at.set(r.created_at | now),
-        r.updated_at.set(now),
-    ]
-    actions += [getattr(r, name).add(value) for name, value in deltas.items() if value]
-    return record, actions
-
-
 class DunningRepository:
     # --- campaigns ------------------------------------------------------------------------------
     def create_campaign(self, campaign: Campaign) -> Campaign:
-        with storage_errors("campaign exists"), transaction() as write:
-            write.save(
-                _readable(_campaign_record(campaign), campaign), condition=CampaignRecord.pk.does_not_exist()
-            )
-            write.save(_revision_record(campaign))
+        record = _readable(_campaign_record(campaign), campaign)
+        work = UnitOfWork("campaign exists")
+        work.add(lambda write: write.save(record, condition=CampaignRecord.pk.does_not_exist()))
+        work.add(lambda write: write.save(_revision_record(campaign)))
+        work.commit()
         return self.get_campaign(campaign.tenant_id, campaign.campaign_id)
 
     def save_campaign(self, before: Campaign, after: Campaign) -> Campaign:
         record = _readable(_campaign_record(after), after)
         record.version = before.record_version
-        with (
-            storage_errors("campaign was changed by someone else; read it again", field="version"),
-            transaction() as write,
-        ):
-            write.save(record)
-            if after.version != before.version:
-                write.save(_revision_record(after), condition=CampaignRevisionRecord.pk.does_not_exist())
+        work = UnitOfWork("campaign was changed by someone else; read it again")
+        work.add(lambda write: write.save(record))
+        if after.version != before.version:
+            revision = _revision_record(after)
+            work.add(lambda write: write.save(revision, condition=CampaignRevisionRecord.pk.does_not_exist()))
+        try:
+            work.commit()
+        except ConflictError as exc:
+            # The caller sent the version it read: the conflict is about that field.
+            raise ConflictError(exc.message, details={"field": "version"}) from exc
         return self.get_campaign(after.tenant_id, after.campaign_id)
 
     def get_campaign(self, tenant_id: str, campaign_id: str) -> Campaign:
@@ -330,19 +237,19 @@ class DunningRepository:
         return found
 
     # --- settings, assignment, templates -------------------------------------------------------
-    def settings(self, tenant_id: str) -> CollectionSettingsRecord | None:
+    def settings(self, tenant_id: str) -> CollectionSettings | None:
         try:
-            return CollectionSettingsRecord.get(tenant_pk(tenant_id), SETTINGS_SK, consistent_read=True)
+            record = CollectionSettingsRecord.get(tenant_pk(tenant_id), SETTINGS_SK, consistent_read=True)
         except DoesNotExist:
             return None
+        return to_settings(record)
 
-    def save_settings(self, record: CollectionSettingsRecord, expected_version: int) -> None:
-        if expected_version:
-            record.version = expected_version
+    def save_settings(self, tenant_id: str, wanted: CollectionSettings, now: datetime) -> None:
+        """On the version the caller read (0: the first time)."""
         with storage_errors(
             "collection settings were changed by someone else; read them again", field="version"
         ):
-            record.save()
+            settings_record(tenant_id, wanted, now).save()
 
     def assignment(self, tenant_id: str, counterparty_id: str) -> str | None:
         try:
@@ -364,29 +271,30 @@ class DunningRepository:
         else:
             record.delete()
 
-    def templates(self, tenant_id: str) -> list[ReminderTemplateRecord]:
+    def templates(self, tenant_id: str) -> list[OwnTemplate]:
         return [
-            item
+            to_own_template(tenant_id, item)
             for item in ReminderTemplateRecord.query(templates_pk(tenant_id))
             if isinstance(item, ReminderTemplateRecord)
         ]
 
-    def template(
-        self, tenant_id: str, name: str, channel: str, language: str
-    ) -> ReminderTemplateRecord | None:
+    def template(self, tenant_id: str, name: str, channel: str, language: str) -> OwnTemplate | None:
         try:
-            return ReminderTemplateRecord.get(templates_pk(tenant_id), f"{name}#{channel}#{language}")
+            record = ReminderTemplateRecord.get(templates_pk(tenant_id), template_sk(name, channel, language))
         except DoesNotExist:
             return None
+        return to_own_template(tenant_id, record)
 
-    def save_template(self, record: ReminderTemplateRecord, *, new: bool) -> None:
+    def save_template(self, template: OwnTemplate) -> None:
+        """A new one only if none of its name, channel and language exists; else on its version."""
+        record = own_template_record(template)
         with storage_errors("a template with this name, channel and language exists", field="name"):
-            if new:
-                record.save(condition=ReminderTemplateRecord.pk.does_not_exist())
-            else:
+            if template.version:
                 record.save()
+            else:
+                record.save(condition=ReminderTemplateRecord.pk.does_not_exist())
 
-    # --- an invoice's run -----------------------------------------------------------------------
+    # --- an invoice's run ---------------------------------------------------------------------
     def collection(self, tenant_id: str, invoice_id: str) -> Collection | None:
         try:
             return to_collection(
@@ -395,111 +303,134 @@ class DunningRepository:
         except DoesNotExist:
             return None
 
-    def collection_items(self, tenant_id: str, invoice_id: str) -> list[CashlineItem]:
+    def run_items(self, tenant_id: str, invoice_id: str) -> RunItems:
         """The run, its messages and promises: one Query on the invoice's item collection."""
-        return [
-            item
-            for item in CashlineItem.query(
-                invoice_pk(tenant_id, invoice_id), CashlineItem.sk >= MESSAGE_SK_PREFIX, consistent_read=True
-            )
-            if isinstance(item, CollectionRecord | MessageRecord | PromiseRecord)
-        ]
+        found = RunItems()
+        for item in CashlineItem.query(
+            invoice_pk(tenant_id, invoice_id), CashlineItem.sk >= MESSAGE_SK_PREFIX, consistent_read=True
+        ):
+            if isinstance(item, CollectionRecord):
+                found.collection = to_collection(item)
+            elif isinstance(item, MessageRecord):
+                message = to_message(item)
+                found.messages[message.key] = message
+            elif isinstance(item, PromiseRecord):
+                found.promises.append(to_promise(item))
+        return found
+
+    @staticmethod
+    def due_collection(item: CashlineItem) -> Collection | None:
+        """The run a `due` index item of the step sweep is, or None (another kind of item)."""
+        return to_collection(item) if isinstance(item, CollectionRecord) else None
 
     def claim(self, collection: Collection, now: datetime) -> Collection | None:
         """Lease the run to this sweep (one conditional write on the version read)."""
-        lease_pk, lease_sk = due_keys(STEP_JOB, now + STEP_LEASE, collection.tenant_id, collection.invoice_id)
         record = CollectionRecord(
             pk=invoice_pk(collection.tenant_id, collection.invoice_id), sk=COLLECTION_SK
         )
         record.version = collection.version
-        try:
-            with storage_errors("collection taken by another sweep"):
-                record.update(
-                    actions=[
-                        CollectionRecord.due_pk.set(lease_pk),
-                        CollectionRecord.due_sk.set(lease_sk),
-                        CollectionRecord.updated_at.set(now),
-                    ]
-                )
-        except ConflictError:
-            return None
-        return replace(collection, version=collection.version + 1)
-
-    def commit(self, writes: CollectionWrites) -> None:
-        with storage_errors("the collection changed at the same time; read it again"), transaction() as write:
-            self.stage(write, writes)
-
-    def stage(self, write: Any, writes: CollectionWrites) -> None:
-        """`commit`'s writes, added to a transaction the caller owns (the overdue check's)."""
-        t, now = writes.tenant_id, writes.now
-        if writes.collection is not None:
-            before, after = writes.collection
-            record = collection_record(after)
-            if before is None:
-                write.save(record, condition=CollectionRecord.pk.does_not_exist())
-            else:
-                record.version = before.version
-                write.save(record)
-        self._stage_items(write, writes)
-        for (campaign_id, key), deltas in writes.stats.items():
-            stat, actions = _stat_update(t, campaign_id, key, deltas, now)
-            write.update(stat, actions=actions)
+        taken = lease(
+            record,
+            job=STEP_JOB,
+            tenant_id=collection.tenant_id,
+            entity_id=collection.invoice_id,
+            until=now + STEP_LEASE,
+            now=now,
+        )
+        return replace(collection, version=collection.version + 1) if taken else None
 
     @staticmethod
-    def _stage_items(write: Any, writes: CollectionWrites) -> None:
-        """New items are put only if absent (a message is sent once); changed ones on their version."""
-        for new in (*writes.messages, *writes.letters):
-            write.save(new, condition=type(new).pk.does_not_exist())
-        for item in (*writes.message_updates, *writes.letter_updates, *writes.tasks, *writes.promises):
-            write.save(item)
-        for event in writes.events:
-            write.save(event_record(writes.tenant_id, event))
-        for plain in (*writes.timeline, *writes.provider_ids):
-            write.save(plain)
+    def stage(writes: CollectionWrites) -> Stage:
+        """The change as a stage of a unit of work the caller owns (the overdue check's)."""
+        return lambda write: stage_collection_writes(write, writes)
+
+    def commit(self, writes: CollectionWrites) -> None:
+        UnitOfWork("the collection changed at the same time; read it again").add(self.stage(writes)).commit()
 
     # --- messages -----------------------------------------------------------------------------
-    def message(self, tenant_id: str, invoice_id: str, sk: str) -> MessageRecord | None:
+    def message(self, tenant_id: str, invoice_id: str, step_index: int, channel: Channel) -> Message | None:
         try:
-            return MessageRecord.get(invoice_pk(tenant_id, invoice_id), sk, consistent_read=True)
+            record = MessageRecord.get(
+                invoice_pk(tenant_id, invoice_id), message_sk(step_index, channel), consistent_read=True
+            )
         except DoesNotExist:
             return None
+        return to_message(record)
+
+    def add_message(self, message: Message) -> Message | None:
+        """Store a new message on its own, before it is sent: None when one for its step and channel
+        exists (it went out, or is going out, already)."""
+        record = message_record(message)
+        try:
+            with storage_errors("a message for this step and channel exists"):
+                record.save(condition=MessageRecord.pk.does_not_exist())
+        except ConflictError:
+            return None
+        return replace(message, version=int(record.version or 0))
 
     def messages_by_status(
         self, tenant_id: str, status: str, *, limit: int, starting_after: str | None
-    ) -> Page[MessageRecord]:
-        partition = f"T#{tenant_id}#MSG#{status}"
-        start = decode_cursor(starting_after, partition_attr="gsi1pk", partition_value=partition)
-        results = MessageRecord.gsi1.query(partition, limit=limit, page_size=limit, last_evaluated_key=start)
-        items = [i for i in results if isinstance(i, MessageRecord)]
-        return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
+    ) -> Page[Message]:
+        return _page(
+            MessageRecord,
+            MessageRecord.gsi1,
+            "gsi1pk",
+            f"T#{tenant_id}#MSG#{status}",
+            to_message,
+            limit,
+            starting_after,
+        )
 
-    def provider_message(self, provider_id: str) -> ProviderMessageRecord | None:
+    def message_by_provider_id(self, provider_id: str) -> Message | None:
+        """The message an SES or SNS delivery report is about (the report names only the provider's id)."""
         try:
-            return ProviderMessageRecord.get(f"PMSG#{provider_id}", PROVIDER_MESSAGE_SK)
+            lookup = ProviderMessageRecord.get(f"PMSG#{provider_id}", PROVIDER_MESSAGE_SK)
+            record = MessageRecord.get(
+                invoice_pk(lookup.tenant_id, lookup.invoice_id), lookup.message_sk, consistent_read=True
+            )
         except DoesNotExist:
             return None
+        return to_message(record)
 
     # --- letters and tasks ----------------------------------------------------------------------
-    def letter(self, tenant_id: str, letter_id: str) -> LetterRecord:
+    def letter(self, tenant_id: str, letter_id: str) -> Letter:
         try:
-            return LetterRecord.get(letter_pk(tenant_id, letter_id), LETTER_SK, consistent_read=True)
+            return to_letter(
+                LetterRecord.get(letter_pk(tenant_id, letter_id), LETTER_SK, consistent_read=True)
+            )
         except DoesNotExist as exc:
             raise NotFoundError("letter not found", field="letter_id") from exc
 
-    def letters(
-        self, tenant_id: str, status: str, *, limit: int, starting_after: str | None
-    ) -> Page[LetterRecord]:
-        partition = f"T#{tenant_id}#LTR#{status}"
-        start = decode_cursor(starting_after, partition_attr="gsi1pk", partition_value=partition)
-        results = LetterRecord.gsi1.query(partition, limit=limit, page_size=limit, last_evaluated_key=start)
-        items = [i for i in results if isinstance(i, LetterRecord)]
-        return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
+    def letters(self, tenant_id: str, status: str, *, limit: int, starting_after: str | None) -> Page[Letter]:
+        return _page(
+            LetterRecord,
+            LetterRecord.gsi1,
+            "gsi1pk",
+            f"T#{tenant_id}#LTR#{status}",
+            to_letter,
+            limit,
+            starting_after,
+        )
 
-    def task(self, tenant_id: str, task_id: str) -> TaskRecord:
+    def task(self, tenant_id: str, task_id: str) -> CallTask:
         try:
-            return TaskRecord.get(task_pk(tenant_id, task_id), TASK_SK, consistent_read=True)
+            return to_task(TaskRecord.get(task_pk(tenant_id, task_id), TASK_SK, consistent_read=True))
         except DoesNotExist as exc:
             raise NotFoundError("task not found", field="task_id") from exc
+
+    @staticmethod
+    def due_task(item: CashlineItem) -> CallTask | None:
+        """The call task a `due` index item of the task reminder sweep is, or None."""
+        return to_task(item) if isinstance(item, TaskRecord) else None
+
+    def save_task(self, task: CallTask, conflict_message: str) -> bool:
+        """Write the task on the version read: False when someone changed it meanwhile."""
+        try:
+            with storage_errors(conflict_message):
+                task_record(task).save()
+        except ConflictError:
+            return False
+        return True
 
     def tasks(
         self,
@@ -511,45 +442,56 @@ class DunningRepository:
         due_to: date | None,
         limit: int,
         starting_after: str | None,
-    ) -> Page[TaskRecord]:
+    ) -> Page[CallTask]:
+        index: Any
         if assignee:
-            index: Any = TaskRecord.gsi2
-            attr, partition = "gsi2pk", f"T#{tenant_id}#TASKA#{assignee.casefold()}#{status}"
-            sort = TaskRecord.gsi2sk
+            index, attr, sort = TaskRecord.gsi2, "gsi2pk", TaskRecord.gsi2sk
+            partition = f"T#{tenant_id}#TASKA#{assignee.casefold()}#{status}"
         else:
-            index, attr, partition, sort = (
-                TaskRecord.gsi1,
-                "gsi1pk",
-                f"T#{tenant_id}#TASK#{status}",
-                TaskRecord.gsi1sk,
-            )
-        start = decode_cursor(starting_after, partition_attr=attr, partition_value=partition)
+            index, attr, sort = TaskRecord.gsi1, "gsi1pk", TaskRecord.gsi1sk
+            partition = f"T#{tenant_id}#TASK#{status}"
         condition = None
         if due_from or due_to:
             condition = sort.between(
                 due_from.isoformat() if due_from else "0000",
                 (due_to.isoformat() if due_to else "9999") + "#~",
             )
-        results = index.query(partition, condition, limit=limit, page_size=limit, last_evaluated_key=start)
-        items = [i for i in results if isinstance(i, TaskRecord)]
-        return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
+        return _page(TaskRecord, index, attr, partition, to_task, limit, starting_after, condition)
 
     # --- the timeline ---------------------------------------------------------------------------
     def timeline(
         self, tenant_id: str, counterparty_id: str, *, limit: int, starting_after: str | None
-    ) -> Page[TimelineRecord]:
+    ) -> Page[TimelineEntry]:
         partition = timeline_pk(tenant_id, counterparty_id)
         start = decode_cursor(starting_after, partition_attr="pk", partition_value=partition)
         results = TimelineRecord.query(
             partition, limit=limit, page_size=limit, last_evaluated_key=start, scan_index_forward=False
         )
-        items = [i for i in results if isinstance(i, TimelineRecord)]
+        items = [to_timeline_entry(i) for i in results if isinstance(i, TimelineRecord)]
         return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
 
 
-def message_sk(step_index: int, channel: Channel) -> str:
-    return f"{MESSAGE_SK_PREFIX}{step_index:02d}#{channel.value}"
+@dataclass
+class RunItems:
+    """An invoice's run with its messages (by key) and promises, as one read finds them."""
+
+    collection: Collection | None = None
+    messages: dict[str, Message] = field(default_factory=dict)
+    promises: list[Promise] = field(default_factory=list)
 
 
-def promise_sk(promise_id: str) -> str:
-    return f"{PROMISE_SK_PREFIX}{promise_id}"
+def _page(
+    model: type[CashlineItem],
+    index: Any,
+    partition_attr: str,
+    partition: str,
+    convert: Callable[[Any], T],
+    limit: int,
+    starting_after: str | None,
+    condition: Any = None,
+) -> Page[T]:
+    """One page of an index partition, each item converted to its domain value."""
+    start = decode_cursor(starting_after, partition_attr=partition_attr, partition_value=partition)
+    results = index.query(partition, condition, limit=limit, page_size=limit, last_evaluated_key=start)
+    items = [convert(i) for i in results if isinstance(i, model)]
+    return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))

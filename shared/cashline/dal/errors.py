@@ -19,6 +19,19 @@ _ERROR_BY_CODE: dict[str, type[CashlineError]] = {
 }
 
 
+# DynamoDB cancels a transaction it throttles with the same code as one whose condition failed
+# (TransactionCanceledException); only the per-item reasons tell "busy, retry" from "changed".
+_THROTTLED_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+
+
+def _throttled(exc: TransactWriteError) -> bool:
+    if exc.cause_response_code != "TransactionCanceledException":
+        return False
+    return any(
+        reason is not None and reason.code in _THROTTLED_REASONS for reason in exc.cancellation_reasons
+    )
+
+
 @contextmanager
 def storage_errors(conflict_message: str, **details: object) -> Iterator[None]:
     """Turn a failed conditional write into ConflictError (and throttling into a 503-type error)."""
@@ -26,6 +39,8 @@ def storage_errors(conflict_message: str, **details: object) -> Iterator[None]:
         yield
     except (PutError, UpdateError, DeleteError, TransactWriteError) as exc:
         error_class = _ERROR_BY_CODE.get(exc.cause_response_code or "")
+        if isinstance(exc, TransactWriteError) and _throttled(exc):
+            error_class = DependencyUnavailableError
         if error_class is None:
             raise
         message = conflict_message if error_class is ConflictError else "the database is busy, retry"

@@ -1,17 +1,19 @@
 """Financing plans in DynamoDB: settings, plans, installments (on the `due` index while a debit is
-pending), reminders, and the transactions that keep invoices and daily totals in step."""
+pending) and reminders. Changes that span other entities (the financed bill, the day totals, an
+alert) are `stage_*` functions a service composes into one dal.transactions.UnitOfWork."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from cashline.dal.daily_totals import DayDelta, apply_in
-from cashline.dal.due import due_keys
+from cashline.dal.due import due_keys, lease
 from cashline.dal.errors import storage_errors
 from cashline.dal.financing_records import (
     INSTALLMENT_SK_PREFIX,
@@ -25,11 +27,8 @@ from cashline.dal.financing_records import (
     plan_pk,
     reminder_pk,
 )
-from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
 from cashline.dal.table import CashlineItem, tenant_pk
-from cashline.dal.transactions import transaction
-from cashline.domain.invoices import Invoice, InvoiceEvent
 from cashline.domain.plans import (
     DebitMethod,
     FinancingSettings,
@@ -45,6 +44,22 @@ DEBIT_JOB = "installment_debit"
 CLAIM_LEASE = timedelta(minutes=30)
 PAYOUT_JOB = "financing_payout"
 REMINDER_JOB = "debit_reminder"
+PLAN_CONFLICT = "financing plan was changed by someone else; read it again"
+OUTCOME_CONFLICT = "installment or plan changed at the same time"
+
+
+def plans_partition(tenant_id: str) -> str:
+    """gsi1: a tenant's plans."""
+    return f"T#{tenant_id}#FIN"
+
+
+def installments_by_due_partition(tenant_id: str) -> str:
+    """gsi1: every installment of a tenant by due date (the "payments of a week" list, the reminders)."""
+    return f"T#{tenant_id}#INSDUE"
+
+
+def _installment_sk(installment: Installment) -> str:
+    return f"{INSTALLMENT_SK_PREFIX}{installment.sequence:02d}"
 
 
 def _settings(record: FinancingSettingsRecord) -> FinancingSettings:
@@ -131,7 +146,7 @@ def plan_record(plan: Plan, payout_instant: datetime | None) -> PlanRecord:
         cancelled_at=plan.cancelled_at,
         created_at=plan.created_at,
         updated_at=plan.updated_at,
-        gsi1pk=f"T#{plan.tenant_id}#FIN",
+        gsi1pk=plans_partition(plan.tenant_id),
         gsi1sk=plan.plan_id,
     )
     if payout_instant is not None:
@@ -144,7 +159,7 @@ def installment_record(
 ) -> InstallmentRecord:
     record = InstallmentRecord(
         pk=plan_pk(tenant_id, installment.plan_id),
-        sk=f"{INSTALLMENT_SK_PREFIX}{installment.sequence:02d}",
+        sk=_installment_sk(installment),
         tenant_id=tenant_id,
         plan_id=installment.plan_id,
         installment_id=installment.installment_id,
@@ -163,8 +178,7 @@ def installment_record(
         paid_at=installment.paid_at,
         created_at=now,
         updated_at=now,
-        # Every tenant's installments by due date: the "payments of a week" list and the reminders.
-        gsi1pk=f"T#{tenant_id}#INSDUE",
+        gsi1pk=installments_by_due_partition(tenant_id),
         gsi1sk=f"{installment.due_date.isoformat()}#{installment.installment_id}",
     )
     if debit_instant is not None:
@@ -186,9 +200,33 @@ def installment_day(tenant_id: str, installment: Installment, sign: int) -> DayD
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DebitDayReminder:
+    """One e-mail to a tenant a few days before a day with debits (whatever number of them)."""
+
+    tenant_id: str
+    day: date
+    sent: bool
+
+
 class FinancingRepository:
-    def __init__(self) -> None:
-        self.invoices = InvoiceRepository()
+    """Due items come from the sweep (services.sweeps) as they are stored; `due_*` turns one into
+    what it is, or None when it is something else."""
+
+    @staticmethod
+    def due_plan(item: CashlineItem) -> Plan | None:
+        return to_plan(item) if isinstance(item, PlanRecord) else None
+
+    @staticmethod
+    def due_installment(item: CashlineItem) -> tuple[str, Installment] | None:
+        """The tenant and the installment (an installment does not name its tenant)."""
+        return (item.tenant_id, to_installment(item)) if isinstance(item, InstallmentRecord) else None
+
+    @staticmethod
+    def due_reminder(item: CashlineItem) -> DebitDayReminder | None:
+        if not isinstance(item, ReminderRecord):
+            return None
+        return DebitDayReminder(item.tenant_id, date.fromisoformat(item.day), bool(item.sent))
 
     def settings(self, tenant_id: str) -> FinancingSettings:
         try:
@@ -222,43 +260,32 @@ class FinancingRepository:
             record.save()
         return _settings(record)
 
-    def create_plan(
+    def stage_new_plan(
         self,
+        write: TransactWrite,
         plan: Plan,
         installments: list[Installment],
         *,
         payout_instant: datetime,
         debit_instants: dict[int, datetime],
         reminders: dict[date, datetime],
-        invoice_before: Invoice,
-        invoice_after: Invoice,
-        event: InvoiceEvent,
     ) -> None:
-        """The plan, its installments, their reminders, the invoice now financed and the day totals
-        moved from the bill to the installments: one transaction (at most 1 + 12 + 12 + 3 + 13 items)."""
+        """A new plan, its installments (each on the `due` index at its debit instant) and the
+        tenant's reminder of each debit day: at most 1 + 12 + 12 items. The day totals move with the
+        bill's change (the caller stages it): a transaction may touch a day item only once."""
         t = plan.tenant_id
-        with (
-            storage_errors("the invoice changed or is financed already; read it again"),
-            transaction() as write,
-        ):
-            write.save(plan_record(plan, payout_instant), condition=PlanRecord.pk.does_not_exist())
-            for installment in installments:
-                write.save(
-                    installment_record(t, installment, debit_instants[installment.sequence], plan.created_at)
-                )
-            for day, at in reminders.items():
-                self._upsert_reminder(write, t, day, at, plan.created_at)
-            self.invoices.stage_change(
-                write,
-                invoice_before,
-                invoice_after,
-                event,
-                overdue_instant=None,
-                extra_days=[installment_day(t, i, 1) for i in installments],
+        write.save(plan_record(plan, payout_instant), condition=PlanRecord.pk.does_not_exist())
+        for installment in installments:
+            write.save(
+                installment_record(t, installment, debit_instants[installment.sequence], plan.created_at)
             )
+        for day, at in reminders.items():
+            self._upsert_reminder(write, t, day, at, plan.created_at)
 
     @staticmethod
-    def _upsert_reminder(write: Any, tenant_id: str, day: date, at: datetime, now: datetime) -> None:
+    def _upsert_reminder(
+        write: TransactWrite, tenant_id: str, day: date, at: datetime, now: datetime
+    ) -> None:
         pk_value, sk_value = due_keys(REMINDER_JOB, at, tenant_id, day.isoformat())
         r = ReminderRecord
         write.update(
@@ -288,7 +315,7 @@ class FinancingRepository:
         return plan, sorted(installments, key=lambda i: i.sequence)
 
     def list_plans(self, tenant_id: str, *, limit: int, starting_after: str | None) -> Page[Plan]:
-        partition = f"T#{tenant_id}#FIN"
+        partition = plans_partition(tenant_id)
         start = decode_cursor(starting_after, partition_attr="gsi1pk", partition_value=partition)
         results = PlanRecord.gsi1.query(
             partition, limit=limit, page_size=limit, last_evaluated_key=start, scan_index_forward=False
@@ -299,35 +326,44 @@ class FinancingRepository:
     def installments_due(self, tenant_id: str, first: date, last: date) -> list[Installment]:
         """A tenant's installments due between two days (inclusive), by due date: one Query."""
         results = InstallmentRecord.gsi1.query(
-            f"T#{tenant_id}#INSDUE",
+            installments_by_due_partition(tenant_id),
             InstallmentRecord.gsi1sk.between(first.isoformat(), last.isoformat() + "#~"),
         )
         return [to_installment(item) for item in results if isinstance(item, InstallmentRecord)]
 
-    def claim(self, record: InstallmentRecord, now: datetime) -> InstallmentRecord | None:
-        """Take a due installment for this sweep: one conditional write (on the version read), so of
-        two sweeps (or one run twice) exactly one gets it. None when someone else took or changed it.
+    def claim(self, tenant_id: str, installment: Installment, now: datetime) -> Installment | None:
+        """Take a due installment for this sweep (dal.due.lease, on the version read): of two sweeps,
+        or one run twice, exactly one gets it. None when someone else took or changed it.
 
         The claim is a lease: the installment stays on the `due` index, CLAIM_LEASE later. If this
         sweep dies after asking the processor but before recording the answer, a later sweep takes it
         again and asks with the same idempotency key, so the debit is recorded, never made twice."""
-        lease_pk, lease_sk = due_keys(DEBIT_JOB, now + CLAIM_LEASE, record.tenant_id, record.installment_id)
-        actions: list[Action] = [
-            InstallmentRecord.status.set(InstallmentStatus.PROCESSING.value),
-            InstallmentRecord.updated_at.set(now),
-            InstallmentRecord.due_pk.set(lease_pk),
-            InstallmentRecord.due_sk.set(lease_sk),
-        ]
-        try:
-            with storage_errors("installment taken by another sweep"):
-                record.update(actions=actions, condition=InstallmentRecord.due_pk.exists())
-        except ConflictError:
-            return None
-        return record
+        record = InstallmentRecord(
+            pk=plan_pk(tenant_id, installment.plan_id), sk=_installment_sk(installment)
+        )
+        record.version = installment.version or None
+        taken = lease(
+            record,
+            job=DEBIT_JOB,
+            tenant_id=tenant_id,
+            entity_id=installment.installment_id,
+            until=now + CLAIM_LEASE,
+            now=now,
+            also=[InstallmentRecord.status.set(InstallmentStatus.PROCESSING.value)],
+        )
+        return to_installment(record) if taken else None  # the update read the whole item back
 
-    def record_outcome(
-        self,
-        tenant_id: str,
+    def plan_header(self, tenant_id: str, plan_id: str) -> Plan:
+        """The plan alone (no installments), read consistently: the version a change is written on."""
+        try:
+            return to_plan(PlanRecord.get(plan_pk(tenant_id, plan_id), PLAN_SK, consistent_read=True))
+        except DoesNotExist as exc:
+            raise NotFoundError("financing plan not found", field="plan_id") from exc
+
+    @staticmethod
+    def stage_outcome(
+        write: TransactWrite,
+        plan: Plan,
         installment: Installment,
         *,
         retry_instant: datetime | None,
@@ -335,72 +371,56 @@ class FinancingRepository:
         days: list[DayDelta],
         plan_status: PlanStatus | None,
         now: datetime,
-        also: Callable[[Any], None] | None = None,
     ) -> None:
-        """The installment's new state, the plan's paid amount and status, and the day totals, together.
+        """A debit's outcome: the installment's new state (on its version), the plan's paid amount and
+        status (on the version of `plan`), and the day totals.
 
-        The plan is read first and written on that version: two installments of one plan settled at
-        the same moment conflict, and the loser is taken again when its claim lease ends (the
-        processor then answers with the same debit), so nothing is lost or counted twice."""
-        try:
-            plan = PlanRecord.get(plan_pk(tenant_id, installment.plan_id), PLAN_SK, consistent_read=True)
-        except DoesNotExist as exc:
-            raise NotFoundError("financing plan not found", field="plan_id") from exc
-        record = installment_record(tenant_id, installment, retry_instant, now)
+        Written on the plan's version: two installments of one plan settled at the same moment
+        conflict, and the loser is taken again when its claim lease ends (the processor then answers
+        with the same debit), so nothing is lost or counted twice."""
+        record = installment_record(plan.tenant_id, installment, retry_instant, now)
         record.version = installment.version
+        header = PlanRecord(pk=plan_pk(plan.tenant_id, plan.plan_id), sk=PLAN_SK)
+        header.version = plan.version or None
         actions: list[Action] = [PlanRecord.updated_at.set(now)]
         if paid_delta:
             actions.append(PlanRecord.paid_amount.add(paid_delta))
         if plan_status is not None:
             actions.append(PlanRecord.status.set(plan_status.value))
-        with storage_errors("installment or plan changed at the same time"), transaction() as write:
-            write.save(record)
-            write.update(plan, actions=actions)  # conditioned on the version just read
-            apply_in(write, days, now)
-            if also is not None:
-                also(write)  # the caller's own writes: an alert
+        write.save(record)
+        write.update(header, actions=actions)  # conditioned on the version read
+        apply_in(write, days, now)
 
     def save_plan(self, before: Plan, after: Plan, *, payout_instant: datetime | None) -> Plan:
         record = plan_record(after, payout_instant)
         record.version = before.version
-        with storage_errors("financing plan was changed by someone else; read it again"):
+        with storage_errors(PLAN_CONFLICT):
             record.save()
         return to_plan(record)
 
-    def replace_installments(
-        self,
+    @staticmethod
+    def stage_plan_change(
+        write: TransactWrite,
         before: Plan,
         after: Plan,
         changes: Sequence[tuple[Installment, datetime | None]],
-        *,
-        days: list[DayDelta],
-        invoice_change: tuple[Invoice, Invoice, InvoiceEvent] | None,
         now: datetime,
-        overdue_instant: datetime | None = None,
     ) -> None:
-        """Cancel or add installments (cancel before payout, early repayment) with the plan, in one go."""
+        """The plan (on the version of `before`) and the installments cancelled or added with it
+        (cancel before payout, early repayment, payout), each with its next debit instant or None."""
         t = after.tenant_id
         record = plan_record(after, None)
         record.version = before.version
-        with (
-            storage_errors("financing plan was changed by someone else; read it again"),
-            transaction() as write,
-        ):
-            write.save(record)
-            for installment, debit_instant in changes:
-                item = installment_record(t, installment, debit_instant, now)
-                if installment.version:  # an existing installment: written on the version read
-                    item.version = installment.version
-                write.save(item)
-            if invoice_change is not None:
-                self.invoices.stage_change(
-                    write, *invoice_change, overdue_instant=overdue_instant, extra_days=days
-                )
-            else:
-                apply_in(write, days, now)
+        write.save(record)
+        for installment, debit_instant in changes:
+            item = installment_record(t, installment, debit_instant, now)
+            if installment.version:  # an existing installment: written on the version read
+                item.version = installment.version
+            write.save(item)
 
-    def reminder_sent(self, record: ReminderRecord, now: datetime) -> bool:
+    def reminder_sent(self, reminder: DebitDayReminder, now: datetime) -> bool:
         """Mark a reminder sent once: False when another run marked it first."""
+        record = ReminderRecord(pk=reminder_pk(reminder.tenant_id, reminder.day.isoformat()), sk=REMINDER_SK)
         try:
             with storage_errors("reminder already sent"):
                 record.update(

@@ -23,26 +23,11 @@ from pynamodb.expressions.condition import Condition
 from cashline.dal.invoice_records import InvoiceRecord
 from cashline.dal.invoice_repository import amount_sort_key, to_invoice
 from cashline.dal.pagination import Page
-from cashline.domain.invoices import Direction, Invoice, InvoiceStatus
+from cashline.domain.invoices import Direction, Invoice, InvoiceFilter
 from cashline.errors import ValidationError
 
 # Items a partition may examine for one page before it returns what it has (filters can discard).
 MAX_SCANNED_PER_PARTITION = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceFilter:
-    direction: Direction | None = None
-    statuses: tuple[InvoiceStatus, ...] = ()
-    counterparty_id: str | None = None
-    segment: str | None = None
-    currency: str | None = None
-    due_from: date | None = None
-    due_to: date | None = None
-    issue_from: date | None = None
-    issue_to: date | None = None
-    amount_min: int | None = None
-    amount_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,17 @@
-"""Invoices in DynamoDB: header, body, documents and audit trail, changed in transactions that also
-keep the counterparty's totals and the uniqueness claims in step."""
+"""Invoices in DynamoDB: header, body, documents and audit trail. A change is offered as a stage of
+the caller's unit of work (`stage_create`, `stage_change`, `stage_changes`), with the counterparty's
+totals, the day figures and the uniqueness claims that move with it; reads return domain objects."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
 
 from cashline.dal.daily_totals import DayDelta, apply_in
 from cashline.dal.due import due_keys
@@ -26,19 +28,19 @@ from cashline.dal.invoice_records import (
     invoice_pk,
 )
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
-from cashline.dal.party_records import CounterpartyRecord, UniqueRecord
+from cashline.dal.party_records import UniqueRecord
 from cashline.dal.party_repository import (
     claimed_by,
-    profile_record,
+    stage_new_counterparty,
     totals_update,
     unique_record,
-    unique_records,
 )
 from cashline.dal.payment_records import InvoiceNumberRecord, invoice_number_pk
+from cashline.dal.record_fields import loaded_fields, stored_fields
 from cashline.dal.report_totals import apply_issued, issued_deltas, merge
 from cashline.dal.statement_records import activity_marker
 from cashline.dal.table import CashlineItem
-from cashline.dal.transactions import transaction
+from cashline.dal.transactions import UnitOfWork
 from cashline.domain.counterparties import Counterparty
 from cashline.domain.invoices import (
     Contribution,
@@ -46,8 +48,11 @@ from cashline.domain.invoices import (
     Document,
     DocumentKind,
     Invoice,
+    InvoiceBody,
     InvoiceEvent,
     InvoiceStatus,
+    Prepared,
+    UniqueClaim,
 )
 from cashline.domain.references import normalize_invoice_number
 from cashline.errors import ConflictError, NotFoundError
@@ -55,22 +60,6 @@ from cashline.errors import ConflictError, NotFoundError
 OVERDUE_JOB = "invoice_overdue"
 # Amount sort keys: offset so that negative amounts (corrections) sort before positive ones.
 _AMOUNT_OFFSET = 10**18
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceBody:
-    lines: list[dict[str, Any]]
-    taxes: list[dict[str, Any]]
-    details: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class UniqueClaim:
-    """A value the new invoice must be the only holder of, e.g. ("INVNO", "<cp>#<number>")."""
-
-    scope: str
-    value: str
-    field: str  # the request field a conflict is reported on
 
 
 def report_deltas(before: Invoice | None, after: Invoice) -> list[DayDelta]:
@@ -127,6 +116,11 @@ def amount_sort_key(amount: int, invoice_id: str) -> str:
     return f"{amount + _AMOUNT_OFFSET:019d}#{invoice_id}"
 
 
+def counterparty_invoices_partition(tenant_id: str, counterparty_id: str, direction: Direction) -> str:
+    """A counterparty's invoices of one direction, by due date (gsi3)."""
+    return f"T#{tenant_id}#CP#{counterparty_id}#INV#{direction.value}"
+
+
 def index_keys(invoice: Invoice, overdue_instant: datetime | None) -> dict[str, str | None]:
     """The invoice header's place in every index (docs/data-model.md, "Invoices")."""
     t, d, i = invoice.tenant_id, invoice.direction.value, invoice.invoice_id
@@ -136,7 +130,7 @@ def index_keys(invoice: Invoice, overdue_instant: datetime | None) -> dict[str, 
         "gsi1sk": by_due,
         "gsi2pk": f"T#{t}#INV#{d}#ST#{invoice.status.value}",
         "gsi2sk": by_due,
-        "gsi3pk": f"T#{t}#CP#{invoice.counterparty_id}#INV#{d}",
+        "gsi3pk": counterparty_invoices_partition(t, invoice.counterparty_id, invoice.direction),
         "gsi3sk": by_due,
         "gsi4pk": f"T#{t}#INV#{d}#ISS",
         "gsi4sk": f"{invoice.issue_date.isoformat()}#{i}",
@@ -153,65 +147,17 @@ def index_keys(invoice: Invoice, overdue_instant: datetime | None) -> dict[str, 
 
 
 def header_record(invoice: Invoice, overdue_instant: datetime | None) -> InvoiceRecord:
+    """The header's record: its fields under the same names (dal/record_fields.py), and its keys."""
     return InvoiceRecord(
         pk=invoice_pk(invoice.tenant_id, invoice.invoice_id),
         sk=HEADER_SK,
-        tenant_id=invoice.tenant_id,
-        invoice_id=invoice.invoice_id,
-        direction=invoice.direction.value,
-        document_kind=invoice.document_kind.value,
-        number=invoice.number,
-        counterparty_id=invoice.counterparty_id,
-        counterparty_name=invoice.counterparty_name,
-        segment=invoice.segment,
-        issue_date=invoice.issue_date.isoformat(),
-        due_date=invoice.due_date.isoformat(),
-        currency=invoice.currency,
-        subtotal=invoice.subtotal,
-        tax=invoice.tax,
-        amount_due=invoice.amount_due,
-        amount_paid=invoice.amount_paid,
-        status=invoice.status.value,
-        status_before_dispute=invoice.status_before_dispute.value if invoice.status_before_dispute else None,
-        description=invoice.description,
-        source=invoice.source,
-        metadata=invoice.metadata or None,
-        financing_plan_id=invoice.financing_plan_id,
-        created_at=invoice.created_at,
-        updated_at=invoice.updated_at,
+        **stored_fields(invoice),
         **index_keys(invoice, overdue_instant),  # type: ignore[arg-type]
     )
 
 
 def to_invoice(record: InvoiceRecord) -> Invoice:
-    return Invoice(
-        tenant_id=record.tenant_id,
-        invoice_id=record.invoice_id,
-        direction=Direction(record.direction),
-        document_kind=DocumentKind(record.document_kind),
-        number=record.number,
-        counterparty_id=record.counterparty_id,
-        counterparty_name=record.counterparty_name,
-        segment=record.segment,
-        issue_date=date.fromisoformat(record.issue_date),
-        due_date=date.fromisoformat(record.due_date),
-        currency=record.currency,
-        subtotal=int(record.subtotal),
-        tax=int(record.tax),
-        amount_due=int(record.amount_due),
-        amount_paid=int(record.amount_paid),
-        status=InvoiceStatus(record.status),
-        status_before_dispute=InvoiceStatus(record.status_before_dispute)
-        if record.status_before_dispute
-        else None,
-        description=record.description,
-        source=record.source,
-        metadata=record.metadata or {},
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        version=int(record.version or 0),
-        financing_plan_id=record.financing_plan_id,
-    )
+    return Invoice(**loaded_fields(Invoice, record), version=int(record.version or 0))
 
 
 def event_record(tenant_id: str, event: InvoiceEvent) -> InvoiceEventRecord:
@@ -245,40 +191,13 @@ def document_record(tenant_id: str, document: Document) -> DocumentRecord:
     return DocumentRecord(
         pk=invoice_pk(tenant_id, document.invoice_id),
         sk=DOCUMENT_SK_PREFIX + document.document_id,
-        document_id=document.document_id,
-        invoice_id=document.invoice_id,
-        role=document.role,
-        status=document.status,
-        declared_content_type=document.declared_content_type,
-        detected_content_type=document.detected_content_type,
-        filename=document.filename,
-        size_bytes=document.size_bytes,
-        max_bytes=document.max_bytes,
-        sha256=document.sha256,
-        s3_key=document.s3_key,
-        problem=document.problem,
-        created_at=document.created_at,
+        **stored_fields(document),
         updated_at=document.created_at,
     )
 
 
 def to_document(record: DocumentRecord) -> Document:
-    return Document(
-        document_id=record.document_id,
-        invoice_id=record.invoice_id,
-        role=record.role,
-        status=record.status,
-        declared_content_type=record.declared_content_type,
-        detected_content_type=record.detected_content_type,
-        filename=record.filename,
-        size_bytes=int(record.size_bytes) if record.size_bytes is not None else None,
-        max_bytes=int(record.max_bytes),
-        sha256=record.sha256,
-        s3_key=record.s3_key,
-        problem=record.problem,
-        created_at=record.created_at,
-        version=int(record.version or 0),
-    )
+    return Document(**loaded_fields(Document, record), version=int(record.version or 0))
 
 
 def number_lookup_record(invoice: Invoice) -> InvoiceNumberRecord | None:
@@ -308,66 +227,73 @@ class InvoiceChange:
 TotalsKey = tuple[str, str, str]  # counterparty id, direction, currency
 
 
+def _following(record: InvoiceRecord, counterparty: Counterparty) -> UnitOfWork:
+    """The writes that give one invoice its counterparty's new name and segment, on the version
+    read; the segment's day and month figures follow the invoice to its new segment."""
+    before = to_invoice(record)
+    invoice = replace(before, counterparty_name=counterparty.name, segment=counterparty.segment)
+    keys = index_keys(invoice, None)
+    r = InvoiceRecord
+    actions: list[Any] = [r.counterparty_name.set(counterparty.name)]
+    actions.append(r.segment.set(counterparty.segment) if counterparty.segment else r.segment.remove())
+    if keys["gsi6pk"]:
+        actions += [r.gsi6pk.set(keys["gsi6pk"]), r.gsi6sk.set(str(keys["gsi6sk"]))]
+    else:
+        actions += [r.gsi6pk.remove(), r.gsi6sk.remove()]
+    work = UnitOfWork("invoice changed meanwhile")
+    work.add(lambda write: write.update(record, actions=actions))
+    if before.segment != invoice.segment:
+        moved = replace(invoice, updated_at=counterparty.updated_at)
+        work.add(lambda write: _stage_figures(write, before, moved))
+    return work
+
+
+def _stage_figures(write: Any, before: Invoice, after: Invoice) -> None:
+    apply_in(write, report_deltas(before, after), after.updated_at)
+    apply_issued(write, issued_change(before, after), after.updated_at)
+
+
 class InvoiceRepository:
-    def create(
-        self,
-        invoice: Invoice,
-        body: InvoiceBody,
-        event: InvoiceEvent,
-        *,
-        overdue_instant: datetime | None,
-        claims: list[UniqueClaim],
-        new_counterparty: Counterparty | None = None,
-        documents: list[Document] | None = None,
-        also: Callable[[Any], None] | None = None,
-    ) -> Invoice:
-        """Header, body, claims, audit event, counterparty totals (and a new counterparty): all or none.
-        `also` adds the caller's own writes (an overdue invoice's entry into its campaign)."""
+    def stage_create(
+        self, write: Any, prepared: Prepared, event: InvoiceEvent, documents: Iterable[Document] = ()
+    ) -> None:
+        """A new invoice's writes, for a unit of work: header, body, claims, audit event, counterparty
+        totals and day figures (and a new counterparty with its claims). A failed claim fails the
+        whole unit of work; `which_claim` then says which."""
+        invoice = prepared.invoice
         t = invoice.tenant_id
-        header = header_record(invoice, overdue_instant)
-        try:
-            with storage_errors("invoice conflicts with an existing one"), transaction() as write:
-                write.save(header, condition=InvoiceRecord.pk.does_not_exist())
-                write.save(
-                    InvoiceBodyRecord(
-                        pk=header.pk,
-                        sk=BODY_SK,
-                        lines=body.lines,
-                        taxes=body.taxes,
-                        details=body.details,
-                        created_at=invoice.created_at,
-                        updated_at=invoice.created_at,
-                    )
-                )
-                for claim in claims:
-                    write.save(
-                        unique_record(t, claim.scope, claim.value, invoice.invoice_id, invoice.created_at),
-                        condition=UniqueRecord.pk.does_not_exist(),
-                    )
-                if new_counterparty is not None:
-                    write.save(
-                        profile_record(new_counterparty), condition=CounterpartyRecord.pk.does_not_exist()
-                    )
-                    for marker in unique_records(new_counterparty):
-                        write.save(marker, condition=UniqueRecord.pk.does_not_exist())
-                for document in documents or []:
-                    write.save(document_record(t, document))
-                if lookup := number_lookup_record(invoice):
-                    write.save(lookup)
-                if invoice.direction is Direction.RECEIVABLE:
-                    write.save(
-                        activity_marker(
-                            t, invoice.counterparty_id, invoice.created_at.date(), invoice.created_at
-                        )
-                    )
-                write.save(event_record(t, event))
-                self._add_totals(write, invoice, invoice.contribution())
-                self._add_days(write, None, invoice)
-                if also is not None:
-                    also(write)
-        except ConflictError:
-            raise self._which_claim(t, claims) from None
-        return to_invoice(header)
+        header = header_record(invoice, prepared.overdue_instant)
+        write.save(header, condition=InvoiceRecord.pk.does_not_exist())
+        body = prepared.body
+        write.save(
+            InvoiceBodyRecord(
+                pk=header.pk,
+                sk=BODY_SK,
+                lines=body.lines,
+                taxes=body.taxes,
+                details=body.details,
+                created_at=invoice.created_at,
+                updated_at=invoice.created_at,
+            )
+        )
+        for claim in prepared.claims:
+            write.save(
+                unique_record(t, claim.scope, claim.value, invoice.invoice_id, invoice.created_at),
+                condition=UniqueRecord.pk.does_not_exist(),
+            )
+        if prepared.new_counterparty is not None:
+            stage_new_counterparty(write, prepared.new_counterparty)
+        for document in documents:
+            write.save(document_record(t, document))
+        if lookup := number_lookup_record(invoice):
+            write.save(lookup)
+        if invoice.direction is Direction.RECEIVABLE:
+            write.save(
+                activity_marker(t, invoice.counterparty_id, invoice.created_at.date(), invoice.created_at)
+            )
+        write.save(event_record(t, event))
+        self._add_totals(write, invoice, invoice.contribution())
+        self._add_days(write, None, invoice)
 
     @staticmethod
     def _add_days(
@@ -396,7 +322,8 @@ class InvoiceRepository:
         write.update(record, actions=actions)
 
     @staticmethod
-    def _which_claim(tenant_id: str, claims: list[UniqueClaim]) -> ConflictError:
+    def which_claim(tenant_id: str, claims: list[UniqueClaim]) -> ConflictError:
+        """The conflict a failed creation reports: the claim someone else holds, with its holder."""
         for claim in claims:
             holder = claimed_by(tenant_id, claim.scope, claim.value)
             if holder is not None:
@@ -433,25 +360,38 @@ class InvoiceRepository:
             raise NotFoundError("invoice not found", field="invoice_id") from exc
         return to_invoice(record)
 
-    def save_change(
+    @staticmethod
+    def header_of(item: object) -> Invoice | None:
+        """The invoice a swept due item is, or None for an item of another kind."""
+        return to_invoice(item) if isinstance(item, InvoiceRecord) else None
+
+    def of_counterparty(
         self,
-        before: Invoice,
-        after: Invoice,
-        event: InvoiceEvent,
+        tenant_id: str,
+        counterparty_id: str,
+        direction: Direction,
         *,
-        overdue_instant: datetime | None,
-        also: Callable[[Any], None] | None = None,
-    ) -> Invoice:
-        """Write `after` if the invoice is still at `before.version`, with its event and totals delta;
-        `also` adds the caller's own writes (an alert) to the same transaction."""
-        with (
-            storage_errors("invoice was changed by someone else; read it again", invoice_id=after.invoice_id),
-            transaction() as write,
-        ):
-            record = self.stage_change(write, before, after, event, overdue_instant=overdue_instant)
-            if also is not None:
-                also(write)
-        return to_invoice(record)
+        statuses: Iterable[InvoiceStatus] = (),
+        currency: str | None = None,
+        kind: DocumentKind | None = None,
+    ) -> list[Invoice]:
+        """A counterparty's invoices of one direction, by due date: one Query on its invoice index,
+        narrowed by status, currency and kind when given."""
+        r = InvoiceRecord
+        conditions: list[Condition] = [r.status.is_in(*[s.value for s in statuses])] if statuses else []
+        if currency is not None:
+            conditions.append(r.currency == currency)
+        if kind is not None:
+            conditions.append(r.document_kind == kind.value)
+        combined = None
+        for condition in conditions:
+            combined = condition if combined is None else combined & condition
+        partition = counterparty_invoices_partition(tenant_id, counterparty_id, direction)
+        return [
+            to_invoice(item)
+            for item in r.gsi3.query(partition, filter_condition=combined)
+            if isinstance(item, InvoiceRecord)
+        ]
 
     def stage_changes(
         self,
@@ -500,16 +440,17 @@ class InvoiceRepository:
         *,
         overdue_instant: datetime | None,
         extra_days: list[DayDelta] | None = None,
-    ) -> InvoiceRecord:
-        """`save_change`'s writes, added to a transaction the caller owns (financing adds its own).
-        `extra_days` are merged with the invoice's own: a transaction may touch a day item only once."""
+    ) -> None:
+        """Write `after` if the invoice is still at `before.version`, with its event, totals delta and
+        day figures, in the caller's unit of work (the overdue check adds an alert and a campaign
+        entry, financing its plan). `extra_days` are merged with the invoice's own: a transaction may
+        touch a day item only once."""
         record = header_record(after, overdue_instant)
         record.version = before.version
         write.save(record)
         write.save(event_record(after.tenant_id, event))
         self._add_totals(write, after, after.contribution().minus(before.contribution()))
         self._add_days(write, before, after, extra_days or [])
-        return record
 
     def follow_counterparty(self, counterparty: Counterparty) -> int:
         """Copy a counterparty's new name and segment onto its invoices (lists and the segment index
@@ -517,7 +458,9 @@ class InvoiceRepository:
         once when the invoice changed in between."""
         changed = 0
         for direction in Direction:
-            partition = f"T#{counterparty.tenant_id}#CP#{counterparty.counterparty_id}#INV#{direction.value}"
+            partition = counterparty_invoices_partition(
+                counterparty.tenant_id, counterparty.counterparty_id, direction
+            )
             for item in InvoiceRecord.gsi3.query(partition):
                 if isinstance(item, InvoiceRecord) and self._follow(item, counterparty):
                     changed += 1
@@ -527,26 +470,8 @@ class InvoiceRepository:
         for _ in range(2):
             if record.counterparty_name == counterparty.name and record.segment == counterparty.segment:
                 return False
-            before = to_invoice(record)
-            invoice = replace(before, counterparty_name=counterparty.name, segment=counterparty.segment)
-            keys = index_keys(invoice, None)
-            r = InvoiceRecord
-            actions: list[Any] = [r.counterparty_name.set(counterparty.name)]
-            actions.append(
-                r.segment.set(counterparty.segment) if counterparty.segment else r.segment.remove()
-            )
-            if keys["gsi6pk"]:
-                actions += [r.gsi6pk.set(keys["gsi6pk"]), r.gsi6sk.set(str(keys["gsi6sk"]))]
-            else:
-                actions += [r.gsi6pk.remove(), r.gsi6sk.remove()]
             try:
-                with storage_errors("invoice changed meanwhile"), transaction() as write:
-                    write.update(record, actions=actions)
-                    if before.segment != invoice.segment:
-                        # The segment's day and month figures follow the invoice to its new segment.
-                        moved = replace(invoice, updated_at=counterparty.updated_at)
-                        apply_in(write, report_deltas(before, moved), counterparty.updated_at)
-                        apply_issued(write, issued_change(before, moved), counterparty.updated_at)
+                _following(record, counterparty).commit()
                 return True
             except ConflictError:
                 record = InvoiceRecord.get(record.pk, record.sk, consistent_read=True)
@@ -585,7 +510,10 @@ class InvoiceRepository:
         """Record the checked upload (available or quarantined) once, with its audit event."""
         record = document_record(tenant_id, document)
         record.version = document.version
-        with storage_errors("document was already checked"), transaction() as write:
-            write.save(record, condition=DocumentRecord.status == "pending")
-            write.save(event_record(tenant_id, event))
+        (
+            UnitOfWork("document was already checked")
+            .add(lambda write: write.save(record, condition=DocumentRecord.status == "pending"))
+            .add(lambda write: write.save(event_record(tenant_id, event)))
+            .commit()
+        )
         return to_document(record)

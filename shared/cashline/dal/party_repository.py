@@ -11,7 +11,6 @@ from pydantic import ValidationError as PydanticValidationError
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from cashline.dal.errors import storage_errors
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
 from cashline.dal.party_records import (
     PROFILE_SK,
@@ -23,8 +22,9 @@ from cashline.dal.party_records import (
     counterparty_pk,
     unique_pk,
 )
+from cashline.dal.record_fields import loaded_fields, stored_fields
 from cashline.dal.table import CashlineItem
-from cashline.dal.transactions import transaction
+from cashline.dal.transactions import UnitOfWork
 from cashline.domain.counterparties import Counterparty, CounterpartyTotals
 from cashline.domain.invoices import Contribution
 from cashline.errors import ConflictError, NotFoundError, ValidationError
@@ -33,25 +33,8 @@ from cashline.errors import ConflictError, NotFoundError, ValidationError
 UNIQUE_FIELDS = {"tax_id": "CPTAX", "external_reference": "CPREF"}
 
 
-def _counterparty(record: CounterpartyRecord) -> Counterparty:
-    return Counterparty(
-        tenant_id=record.tenant_id,
-        counterparty_id=record.counterparty_id,
-        name=record.name,
-        email=record.email,
-        phone=record.phone,
-        address=record.address,
-        country=record.country,
-        preferred_language=record.preferred_language,
-        segment=record.segment,
-        tax_id=record.tax_id,
-        iban=record.iban,
-        external_reference=record.external_reference,
-        metadata=record.metadata or {},
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        version=int(record.version or 0),
-    )
+def to_counterparty(record: CounterpartyRecord) -> Counterparty:
+    return Counterparty(**loaded_fields(Counterparty, record), version=int(record.version or 0))
 
 
 def _totals(record: CounterpartyTotalsRecord) -> CounterpartyTotals:
@@ -99,21 +82,7 @@ def profile_record(counterparty: Counterparty) -> CounterpartyRecord:
     return CounterpartyRecord(
         pk=counterparty_pk(counterparty.tenant_id, counterparty.counterparty_id),
         sk=PROFILE_SK,
-        tenant_id=counterparty.tenant_id,
-        counterparty_id=counterparty.counterparty_id,
-        name=counterparty.name,
-        email=counterparty.email,
-        phone=counterparty.phone,
-        address=counterparty.address,
-        country=counterparty.country,
-        preferred_language=counterparty.preferred_language,
-        segment=counterparty.segment,
-        tax_id=counterparty.tax_id,
-        iban=counterparty.iban,
-        external_reference=counterparty.external_reference,
-        metadata=counterparty.metadata or None,
-        created_at=counterparty.created_at,
-        updated_at=counterparty.updated_at,
+        **stored_fields(counterparty),  # the profile's fields under the same names (dal/record_fields.py)
         **_list_keys(counterparty.tenant_id, counterparty),  # type: ignore[arg-type]
     )
 
@@ -143,6 +112,27 @@ def unique_records(counterparty: Counterparty) -> list[UniqueRecord]:
                 )
             )
     return records
+
+
+def stage_new_counterparty(write: Any, counterparty: Counterparty) -> None:
+    """A new counterparty's profile and the claims on its unique values, for a unit of work: it fails
+    whole if the id or a value is taken."""
+    write.save(profile_record(counterparty), condition=CounterpartyRecord.pk.does_not_exist())
+    for marker in unique_records(counterparty):
+        write.save(marker, condition=UniqueRecord.pk.does_not_exist())
+
+
+def _stage_claims_moved(write: Any, before: Counterparty, after: Counterparty) -> None:
+    """Release the unique values `after` no longer holds and claim its new ones."""
+    for field, scope in UNIQUE_FIELDS.items():
+        old, new = getattr(before, field), getattr(after, field)
+        if old == new:
+            continue
+        if old:
+            write.delete(UniqueRecord(pk=unique_pk(before.tenant_id, scope, old), sk=UNIQUE_SK))
+        if new:
+            marker = unique_record(after.tenant_id, scope, new, after.counterparty_id, after.updated_at)
+            write.save(marker, condition=UniqueRecord.pk.does_not_exist())
 
 
 def claimed_by(tenant_id: str, scope: str, value: str) -> str | None:
@@ -190,11 +180,9 @@ def totals_update(
 class CounterpartyRepository:
     def create(self, counterparty: Counterparty) -> Counterparty:
         """Create the profile and claim its unique values, all or nothing."""
+        work = UnitOfWork("counterparty conflicts with an existing one")
         try:
-            with storage_errors("counterparty conflicts with an existing one"), transaction() as write:
-                write.save(profile_record(counterparty), condition=CounterpartyRecord.pk.does_not_exist())
-                for marker in unique_records(counterparty):
-                    write.save(marker, condition=UniqueRecord.pk.does_not_exist())
+            work.add(lambda write: stage_new_counterparty(write, counterparty)).commit()
         except ConflictError:
             raise self._which_conflict(counterparty) from None
         return replace(counterparty, version=1)
@@ -215,7 +203,7 @@ class CounterpartyRepository:
         # Queried through the base record: a subclass query would filter out the other kinds.
         for item in CashlineItem.query(counterparty_pk(tenant_id, counterparty_id), consistent_read=True):
             if isinstance(item, CounterpartyRecord):
-                profile = _counterparty(item)
+                profile = to_counterparty(item)
             elif isinstance(item, CounterpartyTotalsRecord) and item.sk.startswith(TOTALS_SK_PREFIX):
                 totals.append(_totals(item))
         if profile is None:
@@ -229,29 +217,17 @@ class CounterpartyRepository:
             )
         except DoesNotExist as exc:
             raise NotFoundError("counterparty not found", field="counterparty_id") from exc
-        return _counterparty(record)
+        return to_counterparty(record)
 
     def update(self, before: Counterparty, after: Counterparty) -> Counterparty:
         """Save `after` if the counterparty is still at `before.version`; move changed unique claims."""
         record = profile_record(after)
         record.version = before.version
+        work = UnitOfWork("counterparty was changed by someone else; read it again")
+        work.add(lambda write: write.save(record))
+        work.add(lambda write: _stage_claims_moved(write, before, after))
         try:
-            with (
-                storage_errors("counterparty was changed by someone else; read it again"),
-                transaction() as write,
-            ):
-                write.save(record)
-                for field, scope in UNIQUE_FIELDS.items():
-                    old, new = getattr(before, field), getattr(after, field)
-                    if old == new:
-                        continue
-                    if old:
-                        write.delete(UniqueRecord(pk=unique_pk(before.tenant_id, scope, old), sk=UNIQUE_SK))
-                    if new:
-                        marker = unique_record(
-                            after.tenant_id, scope, new, after.counterparty_id, after.updated_at
-                        )
-                        write.save(marker, condition=UniqueRecord.pk.does_not_exist())
+            work.commit()
         except ConflictError:
             conflict = self._which_conflict(after)
             if conflict.field is None:
@@ -259,14 +235,14 @@ class CounterpartyRepository:
                     "counterparty was changed by someone else; read it again", field="version"
                 ) from None
             raise conflict from None
-        return _counterparty(record)
+        return to_counterparty(record)
 
     def find_by_name(self, tenant_id: str, name: str) -> list[Counterparty]:
         """Counterparties whose name is exactly `name` (case-insensitive): one Query on the name index."""
         results = CounterpartyRecord.gsi1.query(
             f"T#{tenant_id}#CP", CounterpartyRecord.gsi1sk.startswith(f"{name.casefold()}#"), limit=2
         )
-        return [_counterparty(item) for item in results if isinstance(item, CounterpartyRecord)]
+        return [to_counterparty(item) for item in results if isinstance(item, CounterpartyRecord)]
 
     def list(
         self, tenant_id: str, *, segment: str | None, limit: int, starting_after: str | None
@@ -278,5 +254,5 @@ class CounterpartyRepository:
             index, partition, attr = CounterpartyRecord.gsi1, f"T#{tenant_id}#CP", "gsi1pk"
         start = decode_cursor(starting_after, partition_attr=attr, partition_value=partition)
         results = index.query(partition, limit=limit, page_size=limit, last_evaluated_key=start)
-        items = [_counterparty(item) for item in results if isinstance(item, CounterpartyRecord)]
+        items = [to_counterparty(item) for item in results if isinstance(item, CounterpartyRecord)]
         return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))

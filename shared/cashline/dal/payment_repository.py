@@ -1,17 +1,22 @@
-"""Payments in DynamoDB: the payment item, its uniqueness claims (the source's event and reference),
-and the one transaction that applies or reverses it together with the invoices it touches."""
+"""Payments in DynamoDB: the payment item (a `cashline.domain.payments.Payment` in, the same out), its
+uniqueness claims (the source's event and reference), and its part of the one transaction that applies
+or reverses it together with the invoices it touches (`stage`; the service composes the rest)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
+from pydantic import TypeAdapter
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.transactions import TransactWrite
 
-from cashline.dal.alert_repository import Alert, stage_alert
-from cashline.dal.errors import storage_errors
-from cashline.dal.invoice_repository import InvoiceChange, InvoiceRepository, TotalsKey
+from cashline.dal.alert_repository import Alert
+from cashline.dal.invoice_records import InvoiceRecord
+from cashline.dal.invoice_repository import InvoiceChange, TotalsKey, to_invoice
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
 from cashline.dal.party_records import UniqueRecord
 from cashline.dal.party_repository import claimed_by, unique_record
@@ -24,10 +29,9 @@ from cashline.dal.payment_records import (
 )
 from cashline.dal.report_totals import PaymentKey, apply_payments, merge
 from cashline.dal.statement_records import activity_marker
-from cashline.dal.transactions import transaction
+from cashline.domain.invoices import DocumentKind, Invoice, InvoiceStatus
+from cashline.domain.payments import Payment, PaymentSource
 from cashline.errors import NotFoundError
-from cashline.schemas.payment_events import PaymentKind, PaymentSource, PaymentStatus
-from cashline.schemas.payments import Payment
 
 EVENT_SCOPE = "PEVT"  # one source event, one effect
 REFERENCE_SCOPE = "PAYREF"  # one money movement at a source, one payment
@@ -41,9 +45,16 @@ def reference_claim_value(source: str, reference: str) -> str:
     return f"{source}#{reference}"
 
 
+@lru_cache(maxsize=1)
+def _codec() -> TypeAdapter[Payment]:
+    """Reads and writes a payment's nested parts (payer, targets, allocations, history) as the JSON
+    they have always been stored as. Built on first use, not at import (cold start)."""
+    return TypeAdapter(Payment)
+
+
 def _index_keys(p: Payment) -> dict[str, str | None]:
     t, by_day = p.tenant_id, f"{p.value_date.isoformat()}#{p.id}"
-    holds_credit = p.status is PaymentStatus.SUCCEEDED and p.unallocated_amount > 0
+    holds_credit = p.holds_credit
     cp = p.counterparty_id
     return {
         "gsi1pk": f"T#{t}#PAY",
@@ -63,7 +74,7 @@ def _index_keys(p: Payment) -> dict[str, str | None]:
 
 
 def payment_record(p: Payment) -> PaymentRecord:
-    data = p.model_dump(mode="json")
+    data = _codec().dump_python(p, mode="json")
     return PaymentRecord(
         pk=payment_pk(p.tenant_id, p.id),
         sk=PAYMENT_SK,
@@ -107,7 +118,7 @@ def payment_record(p: Payment) -> PaymentRecord:
 def to_payment(r: PaymentRecord) -> Payment:
     targets = dict(r.targets or {})
     fx = {k: targets.pop(k, None) for k in ("invoice_amount", "invoice_currency", "fx_rate")}
-    return Payment.model_validate(
+    return _codec().validate_python(
         {
             "id": r.payment_id,
             "tenant_id": r.tenant_id,
@@ -145,7 +156,9 @@ def to_payment(r: PaymentRecord) -> Payment:
 
 @dataclass
 class PaymentWrites:
-    """Everything one payment event changes, written in one transaction or not at all."""
+    """Everything one payment event changes, written in one transaction or not at all: the payments
+    and claims are this repository's part (`PaymentRepository.stage`), the invoice changes and the
+    credits the invoice repository's, the alerts the alert outbox's."""
 
     tenant_id: str
     now: datetime
@@ -159,21 +172,14 @@ class PaymentWrites:
         self.credits[key] = self.credits.get(key, 0) + amount
 
 
-def _received(p: Payment | None) -> tuple[int, int]:
-    """(amount, count) a payment adds to "received per month and method": money in that stayed in."""
-    if p is None or p.kind is not PaymentKind.PAYMENT:
-        return 0, 0
-    if p.status not in {PaymentStatus.SUCCEEDED, PaymentStatus.REVERSED}:
-        return 0, 0
-    return p.amount - p.reversed_amount, 1 if p.status is PaymentStatus.SUCCEEDED else 0
-
-
 def _received_deltas(writes: PaymentWrites) -> dict[PaymentKey, tuple[int, int]]:
     deltas: dict[PaymentKey, tuple[int, int]] = {}
     for before, after in writes.payments:
         for payment, sign in ((before, -1), (after, 1)):
-            amount, count = _received(payment)
-            if payment is None or not (amount or count):
+            if payment is None:
+                continue
+            amount, count = payment.received()
+            if not (amount or count):
                 continue
             key = (
                 writes.tenant_id,
@@ -200,9 +206,6 @@ class PaymentFilter:
 
 
 class PaymentRepository:
-    def __init__(self) -> None:
-        self.invoices = InvoiceRepository()
-
     def get(self, tenant_id: str, payment_id: str) -> Payment:
         try:
             record = PaymentRecord.get(payment_pk(tenant_id, payment_id), PAYMENT_SK, consistent_read=True)
@@ -217,38 +220,27 @@ class PaymentRepository:
     def event_seen(self, tenant_id: str, source: PaymentSource, event_id: str) -> bool:
         return claimed_by(tenant_id, EVENT_SCOPE, event_claim_value(source.value, event_id)) is not None
 
-    def commit(self, writes: PaymentWrites) -> None:
-        """Raise ConflictError when anything changed since it was read (or the event was processed)."""
-        with storage_errors("payment or invoice changed at the same time"), transaction() as write:
-            for before, after in writes.payments:
-                record = payment_record(after)
-                if before is None:
-                    write.save(record, condition=PaymentRecord.pk.does_not_exist())
-                else:
-                    record.version = before.version
-                    write.save(record)
-            for scope, value, target in writes.claims:
-                write.save(
-                    unique_record(writes.tenant_id, scope, value, target, writes.now),
-                    condition=UniqueRecord.pk.does_not_exist(),
-                )
-            self.invoices.stage_changes(
-                write,
-                writes.invoice_changes,
-                credits=writes.credits,
-                tenant_id=writes.tenant_id,
-                now=writes.now,
+    @staticmethod
+    def stage(write: TransactWrite, writes: PaymentWrites) -> None:
+        """The payments' part of a unit of work: each payment on the version read (a new one must not
+        exist), the claims (a claimed event or reference fails the transaction: it was processed),
+        the "received" totals, and the activity marker of a counterparty's new payment."""
+        for before, after in writes.payments:
+            record = payment_record(after)
+            if before is None:
+                write.save(record, condition=PaymentRecord.pk.does_not_exist())
+            else:
+                record.version = before.version
+                write.save(record)
+        for scope, value, target in writes.claims:
+            write.save(
+                unique_record(writes.tenant_id, scope, value, target, writes.now),
+                condition=UniqueRecord.pk.does_not_exist(),
             )
-            for alert in writes.alerts:
-                stage_alert(write, alert)
-            apply_payments(write, _received_deltas(writes), writes.now)
-            for counterparty_id in {
-                after.counterparty_id for before, after in writes.payments if before is None
-            }:
-                if counterparty_id:
-                    write.save(
-                        activity_marker(writes.tenant_id, counterparty_id, writes.now.date(), writes.now)
-                    )
+        apply_payments(write, _received_deltas(writes), writes.now)
+        for counterparty_id in {after.counterparty_id for before, after in writes.payments if before is None}:
+            if counterparty_id:
+                write.save(activity_marker(writes.tenant_id, counterparty_id, writes.now.date(), writes.now))
 
     def invoices_by_number(self, tenant_id: str, direction: str, normalized: str) -> list[tuple[str, str]]:
         """(invoice id, counterparty id) of the invoices with this number (normalized): one Query."""
@@ -259,6 +251,22 @@ class PaymentRepository:
             )
             if isinstance(item, InvoiceNumberRecord)
         ]
+
+    @staticmethod
+    def open_invoices(
+        tenant_id: str, counterparty_id: str, currency: str, statuses: Iterable[InvoiceStatus], *, limit: int
+    ) -> list[Invoice]:
+        """A counterparty's receivable invoices in `statuses` and one currency that a payment may pay
+        (not financed: those are paid by their plan): one Query on its invoice index, filtered."""
+        r = InvoiceRecord
+        results = r.gsi3.query(
+            f"T#{tenant_id}#CP#{counterparty_id}#INV#receivable",
+            filter_condition=r.status.is_in(*[s.value for s in statuses])
+            & (r.currency == currency)
+            & (r.document_kind == DocumentKind.INVOICE.value),
+        )
+        found = [to_invoice(item) for item in results if isinstance(item, InvoiceRecord)]
+        return [i for i in found if not i.financing_plan_id][:limit]
 
     def credit_payments(self, tenant_id: str, counterparty_id: str, currency: str) -> list[Payment]:
         """The counterparty's payments with money not yet applied, oldest first: one Query."""

@@ -4,6 +4,7 @@ of the next month, when the monthly statement run reads exactly these and nothin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from pynamodb.attributes import UnicodeAttribute
@@ -23,6 +24,19 @@ class ActivityRecord(CashlineItem, discriminator="monthly_activity"):
     month = UnicodeAttribute()
 
 
+@dataclass(frozen=True, slots=True)
+class MonthlyActivity:
+    """A counterparty had invoices or payments in `month` (yyyy-mm): it gets that month's statement."""
+
+    tenant_id: str
+    counterparty_id: str
+    month: str
+
+
+def _activity_pk(tenant_id: str, counterparty_id: str, month: str) -> str:
+    return f"T#{tenant_id}#ACT#{month}#{counterparty_id}"
+
+
 def _next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
@@ -30,7 +44,7 @@ def _next_month(day: date) -> date:
 def activity_marker(tenant_id: str, counterparty_id: str, day: date, now: datetime) -> ActivityRecord:
     month = day.strftime("%Y-%m")
     record = ActivityRecord(
-        pk=f"T#{tenant_id}#ACT#{month}#{counterparty_id}",
+        pk=_activity_pk(tenant_id, counterparty_id, month),
         sk=ACTIVITY_SK,
         tenant_id=tenant_id,
         counterparty_id=counterparty_id,
@@ -43,8 +57,18 @@ def activity_marker(tenant_id: str, counterparty_id: str, day: date, now: dateti
     return record
 
 
-def take(record: ActivityRecord, now: datetime) -> bool:
+def due_activity(item: CashlineItem) -> MonthlyActivity | None:
+    """A due item from the sweep (services.sweeps) as the activity it marks, or None."""
+    if not isinstance(item, ActivityRecord):
+        return None
+    return MonthlyActivity(item.tenant_id, item.counterparty_id, item.month)
+
+
+def take(activity: MonthlyActivity, now: datetime) -> bool:
     """Off the index once: a second run (or two at once) finds it gone and writes nothing."""
+    record = ActivityRecord(
+        pk=_activity_pk(activity.tenant_id, activity.counterparty_id, activity.month), sk=ACTIVITY_SK
+    )
     try:
         with storage_errors("statement already written"):
             record.update(

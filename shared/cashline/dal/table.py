@@ -7,7 +7,7 @@ fails when the two disagree, and local tables are created from the template itse
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import (
     DiscriminatorAttribute,
@@ -18,7 +18,10 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from cashline.config import TableSettings, url_text
+from cashline.config import url_text
+
+if TYPE_CHECKING:  # the settings models are imported on the first event (cashline.config)
+    from cashline.config import TableSettings
 
 UNBOUND_TABLE = "cashline-unbound"
 

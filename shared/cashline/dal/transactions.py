@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
@@ -31,9 +32,19 @@ def _connection(region: str | None, host: str | None) -> Connection:
     return Connection(region=region, host=host)
 
 
+class _SkipsEmpty(TransactWrite):
+    """DynamoDB refuses a TransactWriteItems of no items (a ValidationException nothing maps): a
+    change whose stages all turned out to have nothing to write commits nothing instead."""
+
+    def _commit(self) -> Any:
+        if not (self._put_items or self._update_items or self._delete_items or self._condition_check_items):
+            return None
+        return super()._commit()
+
+
 def transaction() -> TransactWrite:
     """A transaction on the table `bind_table` pointed the records at."""
-    return TransactWrite(connection=_connection(CashlineItem.Meta.region, CashlineItem.Meta.host))
+    return _SkipsEmpty(connection=_connection(CashlineItem.Meta.region, CashlineItem.Meta.host))
 
 
 class UnitOfWork:

@@ -20,7 +20,7 @@ class CounterpartyRuleError(ValueError):
 
 def normalize_iban(value: str) -> str:
     """A valid IBAN in its compact form (checksum, length and country format checked by schwifty)."""
-    # Imported here: schwifty loads its bank registry, which only this check needs.
+    # Deferred: schwifty loads its bank registry, which only this check needs.
     from schwifty import IBAN
     from schwifty.exceptions import SchwiftyException
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -73,6 +74,35 @@ class Campaign:
     updated_at: datetime
     version: int = 1  # the campaign's own revision: 1, 2, ... (every edit of the steps adds one)
     record_version: int = 0  # optimistic locking of the stored item
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSettings:
+    """A tenant's collection settings: which campaign a debtor's invoices enter, who calls, what a
+    reminder shows of the creditor, the interest reference rate."""
+
+    default_campaign_id: str | None = None
+    campaigns_by_segment: dict[str, str] = field(default_factory=dict)
+    default_assignee: str | None = None
+    reference_rate_bp: int | None = None
+    creditor: dict[str, Any] = field(default_factory=dict)  # name, address, iban, email, phone
+    email_statements: bool = False  # the monthly statements go to counterparties with an address
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OwnTemplate:
+    """One of a tenant's own reminder templates (Jinja2 source, rendered sandboxed when sent)."""
+
+    tenant_id: str
+    name: str
+    channel: str
+    language: str
+    subject: str | None
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0  # 0: not stored yet
 
 
 class CampaignRuleError(ValueError):

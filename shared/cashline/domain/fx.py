@@ -107,6 +107,7 @@ def parse_ecb_xml(data: bytes) -> list[Rate]:
 
 def _parse_xml(data: bytes) -> Element:
     """The e-invoice importer's safe parser (DTDs, entities, external references and oversize refused)."""
+    # Deferred: the XML parser (defusedxml) only for a rates import, not for every reader of fx.
     from cashline.domain.einvoice.model import EInvoiceError
     from cashline.domain.einvoice.safe_xml import parse_xml
 

@@ -1,5 +1,6 @@
-"""Invoices and bills: amounts from lines, the state machine, and what an invoice contributes to
-its counterparty's totals. Plain Python: no storage, no clock reads.
+"""Invoices and bills: amounts from lines, the state machine, what an invoice contributes to its
+counterparty's totals, and the value types the layers hand each other (a new invoice as asked for,
+one checked and ready to store, one as read). Plain Python: no storage, no clock reads.
 
 Rounding rule (documented in docs/api.md): a line's net amount is quantity x unit amount rounded
 half-up to the minor unit; tax is computed per tax rate on the sum of the net amounts at that rate
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cashline.domain.access import Tenant
+from cashline.domain.counterparties import Counterparty
+from cashline.domain.dunning import Collection
 from cashline.domain.money import AmountLimitError, within_limit
 
 
@@ -317,3 +321,97 @@ def overdue_instant_of(tenant: Tenant, invoice: Invoice) -> datetime | None:
     if invoice.status not in AWAITING_PAYMENT:
         return None
     return overdue_at(invoice.due_date, tenant.timezone)
+
+
+# --- what the layers hand each other -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceBody:
+    """Lines, tax breakdown and an imported e-invoice's details: written once with the invoice."""
+
+    lines: list[dict[str, Any]]
+    taxes: list[dict[str, Any]]
+    details: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueClaim:
+    """A value the new invoice must be the only holder of, e.g. ("INVNO", "<cp>#<number>")."""
+
+    scope: str
+    value: str
+    field: str  # the request field a conflict is reported on
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvoice:
+    """An invoice as asked for (API, CSV row, e-invoice), before any check."""
+
+    direction: Direction
+    number: str
+    issue_date: date
+    due_date: date
+    currency: str
+    counterparty_id: str | None = None
+    # Inline: matched by external reference or tax id, else created.
+    counterparty: dict[str, Any] | None = None
+    amount_due: int | None = None
+    lines: list[LineInput] | None = None
+    description: str | None = None
+    metadata: dict[str, str] | None = None
+    status: InvoiceStatus = InvoiceStatus.OPEN
+    document_kind: DocumentKind = DocumentKind.INVOICE
+    amount_paid: int = 0  # prepaid amounts stated by an imported document (BT-113)
+
+
+@dataclass(frozen=True, slots=True)
+class StatedAmounts:
+    """Amounts a document states (an imported e-invoice), taken as they are once checked."""
+
+    subtotal: int
+    tax: int
+    total: int
+    lines: list[dict[str, Any]]
+    taxes: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked invoice ready to store, for the API, CSV rows and e-invoice imports alike."""
+
+    invoice: Invoice
+    body: InvoiceBody
+    claims: list[UniqueClaim]
+    new_counterparty: Counterparty | None
+    overdue_instant: datetime | None
+    # Created overdue: the run it starts in its campaign, written with it (None: no campaign applies).
+    collection: Collection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    """What a list of invoices (or its CSV export) is narrowed to; dal/invoice_queries.py picks the
+    index that serves it."""
+
+    direction: Direction | None = None
+    statuses: tuple[InvoiceStatus, ...] = ()
+    counterparty_id: str | None = None
+    segment: str | None = None
+    currency: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    issue_from: date | None = None
+    issue_to: date | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceView:
+    """An invoice as read: its header, body and documents, and how late it is today."""
+
+    invoice: Invoice
+    body: InvoiceBody | None
+    documents: list[Document]
+    days_past_due: int

@@ -212,7 +212,9 @@ class RequestModel(BaseModel):
     which every date field uses (tests/unit/test_request_rules.py checks that none is a bare `date`).
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # defer_build: the validator is built on a model's first use, not when its module is imported, so
+    # a cold start pays only for the models its first request touches (same schema, same errors).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     __free_text_fields__: ClassVar[frozenset[str]] = frozenset()
     __range_pairs__: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -250,7 +252,8 @@ class RequestModel(BaseModel):
 
 
 class OutputModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: as RequestModel's, built on first use rather than at import.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 CurrencyCode = Annotated[

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from cashline.domain.import_reports import ImportReport
 from cashline.domain.invoices import Direction
 from cashline.schemas.common import OutputModel, RequestModel
 from cashline.schemas.invoices import DocumentOutput, InvoiceListQuery
-from cashline.services.bulk import ImportReport
 
 
 class StartUploadRequest(RequestModel):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from cashline.domain.financing import Schedule
 from cashline.domain.invoices import Direction
 from cashline.domain.plans import DebitMethod, FinancingSettings, Installment, Plan
 from cashline.schemas.common import (
@@ -18,6 +17,9 @@ from cashline.schemas.common import (
     OutputModel,
     RequestModel,
 )
+
+if TYPE_CHECKING:  # an annotation only: domain.financing brings the holiday calendars with it
+    from cashline.domain.financing import Schedule
 
 
 class FinancingRequest(RequestModel):

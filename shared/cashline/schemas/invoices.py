@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
@@ -12,10 +13,13 @@ from cashline.domain.invoices import (
     Direction,
     Document,
     DocumentKind,
+    Invoice,
     InvoiceEvent,
     InvoiceStatus,
+    InvoiceView,
     LineAmountError,
     LineInput,
+    NewInvoice,
     price_lines,
 )
 from cashline.schemas.common import (
@@ -28,7 +32,6 @@ from cashline.schemas.common import (
     RequestModel,
 )
 from cashline.schemas.parties import CreateCounterpartyRequest, Metadata
-from cashline.services.invoices import InvoiceView, NewInvoice
 
 DecimalText = Annotated[str, Field(pattern=r"^-?\d{1,12}(\.\d{1,6})?$", examples=["2.5"])]
 
@@ -194,31 +197,14 @@ class InvoiceOutput(OutputModel):
     version: int
 
     @classmethod
-    def summary(cls, view: InvoiceView | Any) -> InvoiceOutput:
+    def summary(cls, view: InvoiceView | Invoice) -> InvoiceOutput:
+        """The header alone, as a list shows it. Every field the invoice has under the same name is
+        copied (a new header field needs only its line above); `id` and `kind` are renamed."""
         invoice = view.invoice if isinstance(view, InvoiceView) else view
         return cls(
             id=invoice.invoice_id,
-            direction=invoice.direction,
             kind=invoice.document_kind,
-            number=invoice.number,
-            counterparty_id=invoice.counterparty_id,
-            counterparty_name=invoice.counterparty_name,
-            segment=invoice.segment,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            currency=invoice.currency,
-            subtotal=invoice.subtotal,
-            tax=invoice.tax,
-            amount_due=invoice.amount_due,
-            amount_paid=invoice.amount_paid,
-            amount_outstanding=invoice.amount_outstanding,
-            status=invoice.status,
-            description=invoice.description,
-            source=invoice.source,
-            metadata=invoice.metadata,
-            created_at=invoice.created_at,
-            updated_at=invoice.updated_at,
-            version=invoice.version,
+            **{name: getattr(invoice, name) for name in _fields_named_alike()},
         )
 
     @classmethod
@@ -229,6 +215,12 @@ class InvoiceOutput(OutputModel):
         if view.body is not None:
             output.lines, output.taxes, output.details = view.body.lines, view.body.taxes, view.body.details
         return output
+
+
+@cache
+def _fields_named_alike() -> tuple[str, ...]:
+    """InvoiceOutput's fields an Invoice has under the same name (amount_outstanding included)."""
+    return tuple(name for name in InvoiceOutput.model_fields if hasattr(Invoice, name))
 
 
 class InvoiceListQuery(RequestModel):

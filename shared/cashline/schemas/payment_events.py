@@ -1,9 +1,16 @@
 """What a payment source reports, normalized: the contract between the provider adapters
-(adapters/webhooks/*: Stripe, GoCardless, PayPal) and payment processing (services/payments.py).
+(adapters/webhooks/*: Stripe, GoCardless, PayPal) and payment processing (services/payments/).
 
 A webhook body holds one or more provider events; each becomes one `PaymentEvent`. The adapter only
 translates: it does not know tenants, invoices or what was recorded before. Processing decides the
 effect from `action` and what it has recorded for `reference`.
+
+`PaymentEvent` stays a pydantic schema, not a domain type, because it is a wire format: it crosses the
+webhook queue as JSON (services/webhooks.py writes it at intake and validates it again when the
+message is processed), and the adapters build it from untrusted provider bodies, so its limits
+(lengths, positive amounts, currency codes) are checked where it is made. Processing maps its payer
+and targets to the domain's (`to_domain`) when it records a `cashline.domain.payments.Payment`.
+`Payer` and `Targets` are also the wire shape of those parts in the API's payment answer.
 """
 
 from __future__ import annotations
@@ -13,44 +20,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cashline.domain import payments as domain
+from cashline.domain.payments import PaymentMethod, PaymentSource
 from cashline.schemas.common import CurrencyCode
-
-
-class PaymentSource(StrEnum):
-    STRIPE = "stripe"
-    GOCARDLESS = "gocardless"
-    PAYPAL = "paypal"
-    MANUAL = "manual"  # recorded by a person through the API
-    BANK_TRANSFER = "bank_transfer"  # the bank-transfer channel (statement import, bank notification)
-
-
-class PaymentKind(StrEnum):
-    PAYMENT = "payment"
-    REFUND = "refund"
-    CHARGEBACK = "chargeback"
-    PAYOUT = "payout"
-    FEE = "fee"
-
-
-class PaymentStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    REVERSED = "reversed"
-
-
-class PaymentMethod(StrEnum):
-    CARD = "card"
-    SEPA_DEBIT = "sepa_debit"
-    BACS_DEBIT = "bacs_debit"
-    ACH_DEBIT = "ach_debit"
-    BECS_DEBIT = "becs_debit"
-    AUTOGIRO = "autogiro"
-    BANK_TRANSFER = "bank_transfer"
-    PAYPAL = "paypal"
-    CASH = "cash"
-    CHEQUE = "cheque"
-    OTHER = "other"
 
 
 class EventAction(StrEnum):
@@ -79,6 +51,13 @@ class Payer(BaseModel):
     iban: str | None = Field(default=None, max_length=34)
     counterparty_id: str | None = Field(default=None, max_length=40)
 
+    @classmethod
+    def of(cls, payer: domain.Payer) -> Payer:
+        return cls.model_validate(payer, from_attributes=True)
+
+    def to_domain(self) -> domain.Payer:
+        return domain.Payer(**self.model_dump())
+
 
 class Targets(BaseModel):
     """What the source says the money is for, when it says it (processor metadata, invoice fields)."""
@@ -90,6 +69,13 @@ class Targets(BaseModel):
     plan_id: str | None = Field(default=None, max_length=40)  # a Cashline financing plan id (fin_...)
     invoice_number: str | None = Field(default=None, max_length=100)  # the tenant's invoice number
     counterparty_id: str | None = Field(default=None, max_length=40)  # a Cashline counterparty id (cp_...)
+
+    @classmethod
+    def of(cls, targets: domain.Targets) -> Targets:
+        return cls.model_validate(targets, from_attributes=True)
+
+    def to_domain(self) -> domain.Targets:
+        return domain.Targets(**self.model_dump())
 
 
 class PaymentEvent(BaseModel):

@@ -1,5 +1,8 @@
-"""The one payment schema every source becomes (processor webhooks, bank transfers, a person),
-and the requests and responses of the payment routes."""
+"""The payment routes' wire formats: the requests, and the answers mapped from the domain's values
+(cashline.domain.payments) at the edge with `.of(...)`.
+
+The answer's models keep the domain's names (`Payment`, `Allocation`, `HistoryEntry`): the OpenAPI
+document names its components after them, and clients already know those names."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from cashline.domain import payments as domain
 from cashline.domain.allocation import AllocationRule
 from cashline.domain.counterparties import check_email
 from cashline.domain.invoices import Direction
+from cashline.domain.payments import PaymentKind, PaymentMethod, PaymentSource, PaymentStatus, TargetType
 from cashline.schemas.common import (
     BusinessDate,
     CurrencyCode,
@@ -19,17 +24,9 @@ from cashline.schemas.common import (
     OutputModel,
     RequestModel,
 )
-from cashline.schemas.payment_events import (
-    Payer,
-    PaymentKind,
-    PaymentMethod,
-    PaymentSource,
-    PaymentStatus,
-    Targets,
-)
+from cashline.schemas.payment_events import Payer, Targets
 
 EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
-TargetType = Literal["invoice", "installment"]
 
 
 class Allocation(BaseModel):
@@ -47,9 +44,9 @@ class Allocation(BaseModel):
     number: str | None = None  # the invoice's number, for people reading the list
     plan_id: str | None = None  # an installment's plan
 
-    @property
-    def standing(self) -> int:
-        return self.amount - self.reversed_amount
+    @classmethod
+    def of(cls, allocation: domain.Allocation) -> Allocation:
+        return cls.model_validate(allocation, from_attributes=True)
 
 
 class HistoryEntry(BaseModel):
@@ -60,6 +57,10 @@ class HistoryEntry(BaseModel):
     actor: str
     event_id: str | None = None
     note: str | None = None
+
+    @classmethod
+    def of(cls, entry: domain.HistoryEntry) -> HistoryEntry:
+        return cls.model_validate(entry, from_attributes=True)
 
 
 class Payment(BaseModel):
@@ -101,6 +102,12 @@ class Payment(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = 0
+
+    @classmethod
+    def of(cls, payment: domain.Payment) -> Payment:
+        """The answer for a payment: field for field (tests/unit/test_payment_shapes.py keeps the two
+        in step), its parts as their own answers."""
+        return cls.model_validate(payment, from_attributes=True)
 
 
 class RecordPaymentRequest(RequestModel):

@@ -1,4 +1,5 @@
-"""Tenants and API keys: create, read, change, authenticate."""
+"""Tenants and API keys: create, read, change, revoke (a request's key is checked in
+cashline.services.authentication, which the authorizer imports alone)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,15 @@ from cashline.dal.pagination import Page
 from cashline.domain.access import (
     ApiKey,
     KeyStatus,
-    Principal,
     Role,
     Tenant,
     format_api_key,
     hash_secret,
     new_secret,
-    parse_api_key,
-    secret_matches,
 )
+from cashline.domain.counterparties import normalize_tax_id
 from cashline.domain.money import CurrencyError, normalize_currency
-from cashline.errors import ConflictError, NotFoundError, ValidationError
+from cashline.errors import ConflictError, ValidationError
 from cashline.ids import new_id
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services.tenancy import tenants
@@ -63,8 +62,6 @@ def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValidationError(f"unknown time zone {changes['timezone']!r}", field="timezone") from exc
     if changes.get("tax_id"):
-        from cashline.domain.counterparties import normalize_tax_id
-
         checked["tax_id"] = normalize_tax_id(changes["tax_id"])
     if "country" in changes:
         checked["country"] = changes["country"].upper()
@@ -148,17 +145,3 @@ def revoke_api_key(tenant_id: str, key_id: str, *, now: datetime, revoked_by: st
     except ConflictError:
         # Raced with another revoke or with expiry: the key is no longer active either way.
         return api_keys.get(tenant_id, key_id)
-
-
-def authenticate(presented_key: str, *, now: datetime) -> Principal | None:
-    """The principal behind a presented key, or None: unknown, wrong secret, revoked or expired."""
-    reference = parse_api_key(presented_key)
-    if reference is None:
-        return None
-    try:
-        key = api_keys.get(reference.tenant_id, reference.key_id)
-    except NotFoundError:
-        return None
-    if not secret_matches(key, reference.secret) or not key.is_usable(now):
-        return None
-    return Principal(tenant_id=key.tenant_id, key_id=key.key_id, role=key.role)

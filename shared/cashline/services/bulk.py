@@ -11,20 +11,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from cashline.dal.invoice_queries import InvoiceFilter
 from cashline.dal.party_repository import UNIQUE_FIELDS, CounterpartyRepository, claimed_by
 from cashline.domain.access import Tenant
 from cashline.domain.byte_budget import MAX_DECOMPRESSED_BYTES, compressed_format, megabytes
 from cashline.domain.counterparties import Counterparty, normalize_tax_id
-from cashline.domain.invoices import Invoice
+from cashline.domain.import_reports import ImportReport, RowResult
+from cashline.domain.invoices import Invoice, InvoiceFilter, NewInvoice
 from cashline.domain.money import CurrencyError, currency_exponent, normalize_currency
 from cashline.errors import CashlineError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
 from cashline.schemas.common import field_of
@@ -32,7 +31,6 @@ from cashline.schemas.invoices import CreateInvoiceRequest
 from cashline.schemas.parties import CreateCounterpartyRequest
 from cashline.services import invoices as invoice_service
 from cashline.services.counterparties import new_counterparty
-from cashline.services.invoices import NewInvoice
 from cashline.services.tenancy import tenants
 
 MAX_ROWS = 5_000
@@ -74,26 +72,6 @@ REQUIRED = {
 }
 
 counterparties = CounterpartyRepository()
-
-
-@dataclass
-class RowResult:
-    row: int  # 1 = the header line, so the first data row is 2, as a spreadsheet shows it
-    status: Literal["created", "duplicate", "error", "valid"]
-    id: str | None = None
-    field: str | None = None
-    message: str | None = None
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    partial: bool
-    rows: list[RowResult] = field(default_factory=list)
-    written: bool = False
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.rows if r.status == status)
 
 
 class RowError(Exception):

@@ -3,17 +3,24 @@ reminder templates (the built-ins, and the tenant's own copies), and the collect
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cashline.dal.dunning_records import CollectionSettingsRecord, ReminderTemplateRecord, templates_pk
 from cashline.dal.dunning_repository import DunningRepository
 from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository
-from cashline.dal.table import tenant_pk
 from cashline.domain.counterparties import Counterparty
-from cashline.domain.dunning import Campaign, CampaignRuleError, CampaignStatus, Channel, Step, check_steps
+from cashline.domain.dunning import (
+    Campaign,
+    CampaignRuleError,
+    CampaignStatus,
+    Channel,
+    CollectionSettings,
+    OwnTemplate,
+    Step,
+    check_steps,
+)
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
 
@@ -24,15 +31,8 @@ dunning = DunningRepository()
 parties = CounterpartyRepository()
 
 
-@dataclass(frozen=True, slots=True)
-class CollectionSettings:
-    default_campaign_id: str | None = None
-    campaigns_by_segment: dict[str, str] = field(default_factory=dict)
-    default_assignee: str | None = None
-    reference_rate_bp: int | None = None
-    creditor: dict[str, Any] = field(default_factory=dict)  # name, address, iban, email, phone
-    email_statements: bool = False  # the monthly statements go to counterparties with an address
-    version: int = 0
+# CollectionSettings lives in domain.dunning; infra/localcloud/seed.py still names it from here.
+__all__ = ["CollectionSettings"]
 
 
 def _checked(tenant_id: str, steps: tuple[Step, ...]) -> tuple[Step, ...]:
@@ -48,7 +48,7 @@ def _check_templates(tenant_id: str, steps: tuple[Step, ...]) -> None:
     """A named template must exist, built in or the tenant's own, on the step's channel and on its
     fallback channel (the fallback renders the same name): else the reminder would silently go out
     with another text. Another tenant's template does not exist for this one."""
-    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+    from cashline.domain import reminder_templates as templates  # defer Jinja2 past cold start
 
     named = [(i, s) for i, s in enumerate(steps) if s.template is not None]
     if not named:
@@ -134,18 +134,7 @@ def list_campaigns(tenant_id: str, *, status: str, limit: int, starting_after: s
 
 
 def settings(tenant_id: str) -> CollectionSettings:
-    record = dunning.settings(tenant_id)
-    if record is None:
-        return CollectionSettings()
-    return CollectionSettings(
-        default_campaign_id=record.default_campaign_id,
-        campaigns_by_segment=dict(record.campaigns_by_segment or {}),
-        default_assignee=record.default_assignee,
-        reference_rate_bp=int(record.reference_rate_bp) if record.reference_rate_bp is not None else None,
-        creditor=dict(record.creditor or {}),
-        email_statements=record.email_statements == "yes",
-        version=int(record.version or 0),
-    )
+    return dunning.settings(tenant_id) or CollectionSettings()
 
 
 def save_settings(tenant_id: str, wanted: CollectionSettings, *, now: datetime) -> CollectionSettings:
@@ -159,19 +148,7 @@ def save_settings(tenant_id: str, wanted: CollectionSettings, *, now: datetime) 
     for field_name, campaign_id in named:
         if campaign_id:
             _active_campaign(tenant_id, campaign_id, field_name)
-    record = CollectionSettingsRecord(
-        pk=tenant_pk(tenant_id),
-        sk="COLLSET",
-        default_campaign_id=wanted.default_campaign_id,
-        campaigns_by_segment=wanted.campaigns_by_segment or None,
-        default_assignee=wanted.default_assignee,
-        reference_rate_bp=wanted.reference_rate_bp,
-        creditor=wanted.creditor or None,
-        email_statements="yes" if wanted.email_statements else None,
-        created_at=now,
-        updated_at=now,
-    )
-    dunning.save_settings(record, current.version)
+    dunning.save_settings(tenant_id, wanted, now)
     return settings(tenant_id)
 
 
@@ -216,8 +193,8 @@ def campaign_for(tenant_id: str, counterparty: Counterparty, wanted: str | None 
 # --- templates -------------------------------------------------------------------------------------
 
 
-def _to_template(record: ReminderTemplateRecord) -> ReminderTemplate:
-    from cashline.domain.reminder_templates import ReminderTemplate
+def _to_template(record: OwnTemplate) -> ReminderTemplate:
+    from cashline.domain.reminder_templates import ReminderTemplate  # defer Jinja2 past cold start
 
     return ReminderTemplate(
         name=record.name,
@@ -230,7 +207,7 @@ def _to_template(record: ReminderTemplateRecord) -> ReminderTemplate:
 
 
 def list_templates(tenant_id: str) -> list[ReminderTemplate]:
-    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+    from cashline.domain import reminder_templates as templates  # defer Jinja2 past cold start
 
     own = [_to_template(r) for r in dunning.templates(tenant_id)]
     return sorted(
@@ -248,7 +225,7 @@ def template_for(tenant_id: str, name: str | None, channel: Channel, language: s
 
     A named template found nowhere raises MissingTemplateError: a campaign cannot name one (it is
     checked when saved), so only a campaign saved before that check can; the caller decides."""
-    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+    from cashline.domain import reminder_templates as templates  # defer Jinja2 past cold start
 
     chosen = name or templates.DEFAULT_BY_CHANNEL[channel.value]
     for lang in dict.fromkeys((language, "en")):
@@ -278,7 +255,7 @@ def save_template(
     copy_of: str | None,
     now: datetime,
 ) -> ReminderTemplate:
-    from cashline.domain import reminder_templates as templates  # Jinja2: not at cold start
+    from cashline.domain import reminder_templates as templates  # defer Jinja2 past cold start
 
     if copy_of:
         try:
@@ -296,9 +273,8 @@ def save_template(
             except templates.TemplateProblem as exc:
                 raise ValidationError(f"{field_name}: {exc}", field=field_name) from None
     existing = dunning.template(tenant_id, name, channel.value, language)
-    record = ReminderTemplateRecord(
-        pk=templates_pk(tenant_id),
-        sk=f"{name}#{channel.value}#{language}",
+    template = OwnTemplate(
+        tenant_id=tenant_id,
         name=name,
         channel=channel.value,
         language=language,
@@ -306,8 +282,7 @@ def save_template(
         body=body,
         created_at=existing.created_at if existing else now,
         updated_at=now,
+        version=existing.version if existing else 0,
     )
-    if existing is not None:
-        record.version = existing.version
-    dunning.save_template(record, new=existing is None)
-    return _to_template(record)
+    dunning.save_template(template)
+    return _to_template(template)

@@ -8,57 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from cashline.adapters.secrets import SecretStore
-from cashline.dal.errors import storage_errors
-from cashline.dal.pagination import Page, decode_cursor, encode_cursor
-from cashline.dal.payment_records import CONNECTION_SK, ProcessorConnectionRecord, connection_pk
+from cashline.dal.connection_repository import ConnectionRepository
+from cashline.dal.pagination import Page
+from cashline.domain.connections import Connection as Connection  # routes name it from here
 from cashline.errors import NotFoundError
 from cashline.ids import is_id_of, new_id
 
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    tenant_id: str
-    connection_id: str
-    provider: str
-    name: str | None
-    status: str
-    secret_id: str
-    secret_hint: str | None
-    previous_secret_expires_at: datetime | None
-    has_api_credentials: bool
-    created_at: datetime
-    updated_at: datetime
-    version: int = 0
-
-    @property
-    def webhook_path(self) -> str:
-        return f"/v1/webhooks/{self.provider}/{self.connection_id}"
+repository = ConnectionRepository()
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSecrets:
     webhook_secrets: list[str]  # the current one first, then the previous one while it is valid
     api_key: str | None
-
-
-def _to_connection(r: ProcessorConnectionRecord) -> Connection:
-    return Connection(
-        tenant_id=r.tenant_id,
-        connection_id=r.connection_id,
-        provider=r.provider,
-        name=r.name,
-        status=r.status,
-        secret_id=r.secret_id,
-        secret_hint=r.secret_hint,
-        previous_secret_expires_at=r.previous_secret_expires_at,
-        has_api_credentials=r.has_api_credentials == "yes",
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        version=int(r.version or 0),
-    )
 
 
 def _hint(secret: str) -> str:
@@ -80,35 +43,28 @@ def create(
     store.put(
         secret_id, {"webhook_secrets": [webhook_secret], "previous_expires_at": None, "api_key": api_key}
     )
-    record = ProcessorConnectionRecord(
-        pk=connection_pk(connection_id),
-        sk=CONNECTION_SK,
-        tenant_id=tenant_id,
-        connection_id=connection_id,
-        provider=provider,
-        name=name,
-        status="active",
-        secret_id=secret_id,
-        secret_hint=_hint(webhook_secret),
-        has_api_credentials="yes" if api_key else "no",
-        created_at=now,
-        updated_at=now,
-        gsi1pk=f"T#{tenant_id}#PCONN",
-        gsi1sk=connection_id,
+    return repository.create(
+        Connection(
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            provider=provider,
+            name=name,
+            status="active",
+            secret_id=secret_id,
+            secret_hint=_hint(webhook_secret),
+            previous_secret_expires_at=None,
+            has_api_credentials=bool(api_key),
+            created_at=now,
+            updated_at=now,
+        )
     )
-    with storage_errors("connection exists"):
-        record.save(condition=ProcessorConnectionRecord.pk.does_not_exist())
-    return _to_connection(record)
 
 
 def find(connection_id: str) -> Connection | None:
     """The connection a webhook names (no tenant yet: the record says whose it is)."""
     if not is_id_of("connection", connection_id):
         return None
-    try:
-        return _to_connection(ProcessorConnectionRecord.get(connection_pk(connection_id), CONNECTION_SK))
-    except DoesNotExist:
-        return None
+    return repository.find(connection_id)
 
 
 def get(tenant_id: str, connection_id: str) -> Connection:
@@ -119,13 +75,7 @@ def get(tenant_id: str, connection_id: str) -> Connection:
 
 
 def list_connections(tenant_id: str, *, limit: int, starting_after: str | None) -> Page[Connection]:
-    partition = f"T#{tenant_id}#PCONN"
-    start = decode_cursor(starting_after, partition_attr="gsi1pk", partition_value=partition)
-    results = ProcessorConnectionRecord.gsi1.query(
-        partition, limit=limit, page_size=limit, last_evaluated_key=start
-    )
-    items = [_to_connection(i) for i in results if isinstance(i, ProcessorConnectionRecord)]
-    return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
+    return repository.of_tenant(tenant_id, limit=limit, starting_after=starting_after)
 
 
 def secrets_of(store: SecretStore, connection: Connection, *, now: datetime) -> ConnectionSecrets:
@@ -158,15 +108,6 @@ def rotate(
             "api_key": current.get("api_key"),
         },
     )
-    record = ProcessorConnectionRecord.get(connection_pk(connection_id), CONNECTION_SK, consistent_read=True)
-    with storage_errors("connection changed meanwhile; retry"):
-        record.update(
-            actions=[
-                ProcessorConnectionRecord.secret_hint.set(_hint(webhook_secret)),
-                ProcessorConnectionRecord.previous_secret_expires_at.set(expires)
-                if expires
-                else ProcessorConnectionRecord.previous_secret_expires_at.remove(),
-                ProcessorConnectionRecord.updated_at.set(now),
-            ]
-        )
-    return _to_connection(record)
+    return repository.set_secret_hint(
+        connection_id, hint=_hint(webhook_secret), previous_expires_at=expires, now=now
+    )

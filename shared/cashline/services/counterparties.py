@@ -21,8 +21,8 @@ from cashline.domain.counterparties import (
     normalize_segment,
     normalize_tax_id,
 )
-from cashline.errors import ConflictError, ValidationError
-from cashline.ids import new_id
+from cashline.errors import ConflictError, NotFoundError, ValidationError
+from cashline.ids import is_id_of, new_id
 
 counterparties = CounterpartyRepository()
 
@@ -112,15 +112,22 @@ def create_counterparty(tenant_id: str, values: dict[str, Any], *, now: datetime
     return CounterpartyView(created, [])
 
 
+def _known_form(counterparty_id: str) -> str:
+    """`counterparty_id` if it has the form of one; a 404 otherwise, before any read."""
+    if not is_id_of("counterparty", counterparty_id):
+        raise NotFoundError("counterparty not found", field="counterparty_id")
+    return counterparty_id
+
+
 def get_counterparty(tenant_id: str, counterparty_id: str) -> CounterpartyView:
-    profile, totals = counterparties.get(tenant_id, counterparty_id)
+    profile, totals = counterparties.get(tenant_id, _known_form(counterparty_id))
     return CounterpartyView(profile, totals)
 
 
 def update_counterparty(
     tenant_id: str, counterparty_id: str, changes: dict[str, Any], *, expected_version: int, now: datetime
 ) -> CounterpartyView:
-    before, totals = counterparties.get(tenant_id, counterparty_id)
+    before, totals = counterparties.get(tenant_id, _known_form(counterparty_id))
     if before.version != expected_version:
         raise ConflictError(
             "counterparty was changed by someone else since this version; read it again", field="version"

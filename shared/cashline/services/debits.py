@@ -1,4 +1,5 @@
-"""The scheduled side of financing: supplier payouts, installment debits and their reminders.
+"""The scheduled side of financing: supplier payouts and installment debits (their reminders:
+services/debit_reminders.py).
 
 Every sweep reads only what is due from the `due` index (services/sweeps.py). A debit moves from
 `scheduled` (or `retrying`) to `processing` with one conditional write, so two sweeps, or one run
@@ -9,31 +10,25 @@ a retry after a definite failure is a new attempt with a new key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from babel.dates import format_date
-from babel.numbers import format_currency
-
-from cashline.adapters.mailer import Email, Mailer
+from cashline.adapters.mailer import Mailer
 from cashline.config import DebitSettings, MailSettings, StageSettings, url_text
 from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.daily_totals import DayDelta
-from cashline.dal.financing_records import InstallmentRecord, PlanRecord, ReminderRecord
 from cashline.dal.financing_repository import (
     DEBIT_JOB,
+    OUTCOME_CONFLICT,
     PAYOUT_JOB,
-    REMINDER_JOB,
     FinancingRepository,
     installment_day,
-    to_installment,
-    to_plan,
 )
+from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.table import CashlineItem
-from cashline.domain.access import Tenant
+from cashline.dal.transactions import Stage, UnitOfWork
 from cashline.domain.invoices import InvoiceEvent, InvoiceStatus
 from cashline.domain.plans import (
     FinancingSettings,
@@ -46,9 +41,8 @@ from cashline.domain.plans import (
 from cashline.errors import ConflictError
 from cashline.ids import new_id
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.services import invoices as invoice_service
+from cashline.services.plan_changes import change_plan
 from cashline.services.sweeps import SweepResult, sweep
-from cashline.services.tenancy import tenants
 
 if TYPE_CHECKING:
     # The processor SDKs are imported when a debit is made, not at cold start: the API function
@@ -67,13 +61,13 @@ if TYPE_CHECKING:
 
 DEBIT_SCHEDULE = "installment_debits"
 PAYOUT_SCHEDULE = "financing_payouts"
-REMINDER_SCHEDULE = "debit_reminders"
 # An unknown outcome (timeout, processor down) is asked again soon with the same key.
 UNKNOWN_OUTCOME_RETRY = timedelta(minutes=30)
 # A debit the processor accepted but has not settled (GoCardless) is looked at again in an hour.
 POLL_AFTER = timedelta(hours=1)
 
 plans = FinancingRepository()
+invoices = InvoiceRepository()
 # A financed bill Cashline may still pay: not void, written off or paid by someone else meanwhile.
 PAYABLE_BY_FINANCING = frozenset(
     {InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE, InvoiceStatus.DISPUTED}
@@ -87,6 +81,7 @@ class DebitRuntime:
         self.settings = settings
 
     def processor(self, account: DebitAccount) -> DebitProcessor:
+        # defer the processor SDKs (stripe, gocardless_pro: ~100 ms) to the first debit
         from cashline.adapters.processors import processor_for
 
         s = self.settings
@@ -105,12 +100,12 @@ def run_payouts(*, tick_at: datetime, worker: str) -> SweepResult:
     """Pay the supplier on the payout date: the financed bill becomes paid (by Cashline)."""
 
     def pay_out(item: CashlineItem) -> bool:
-        if not isinstance(item, PlanRecord):
+        plan = plans.due_plan(item)
+        if plan is None:
             return False
-        plan = to_plan(item)
         if plan.payout_status is not PayoutStatus.SCHEDULED or plan.status is not PlanStatus.ACTIVE:
             return False
-        bill = invoice_service.invoices.get_header(plan.tenant_id, plan.invoice_id)
+        bill = invoices.get_header(plan.tenant_id, plan.invoice_id)
         if bill.status not in PAYABLE_BY_FINANCING or bill.financing_plan_id != plan.plan_id:
             logger.warning(
                 "payout skipped: the bill is not payable any more",
@@ -134,9 +129,7 @@ def run_payouts(*, tick_at: datetime, worker: str) -> SweepResult:
             note=f"paid to the supplier by Cashline under plan {plan.plan_id}",
         )
         # The plan (on the version read from the index) and the bill change together, or neither does.
-        plans.replace_installments(
-            plan, paid, [], days=[], invoice_change=(bill, settled, event), now=tick_at
-        )
+        change_plan(plan, paid, [], days=[], invoice_change=(bill, settled, event), now=tick_at)
         metrics.add_metric(name="FinancingPayout", unit=MetricUnit.Count, value=1)
         return True
 
@@ -153,15 +146,16 @@ def run_debits(*, tick_at: datetime, worker: str, runtime: DebitRuntime) -> Swee
     settings_cache: dict[str, FinancingSettings] = {}
 
     def debit(item: CashlineItem) -> bool:
-        if not isinstance(item, InstallmentRecord):
+        due = plans.due_installment(item)
+        if due is None:
             return False
-        tenant_id = item.tenant_id
-        claimed = plans.claim(item, tick_at)
+        tenant_id, installment = due
+        claimed = plans.claim(tenant_id, installment, tick_at)
         if claimed is None:
             return False  # another sweep has it
         settings = settings_cache.get(tenant_id) or plans.settings(tenant_id)
         settings_cache[tenant_id] = settings
-        installment = to_installment(claimed)
+        installment = claimed
         outcome = _ask_processor(installment, tenant_id, settings, runtime)
         _settle(tenant_id, installment, outcome, settings, tick_at)
         return True
@@ -178,6 +172,7 @@ def run_debits(*, tick_at: datetime, worker: str, runtime: DebitRuntime) -> Swee
 def _ask_processor(
     installment: Installment, tenant_id: str, settings: FinancingSettings, runtime: DebitRuntime
 ) -> Outcome:
+    # defer the processor SDKs (stripe, gocardless_pro: ~100 ms) to the first debit
     from cashline.adapters.processors import (
         DebitAccount,
         DebitRefusedError,
@@ -222,6 +217,7 @@ def _settle(
     tenant_id: str, installment: Installment, outcome: Outcome, settings: FinancingSettings, now: datetime
 ) -> None:
     """Record what the processor said; schedule the next look or attempt when there is one."""
+    # defer the processor SDKs (stripe, gocardless_pro: ~100 ms): a webhook's outcome comes here too
     from cashline.adapters.processors import (
         DebitRefusedError,
         DebitResult,
@@ -272,7 +268,7 @@ def _settle(
     if delay is None:
         failed = replace(base, status=InstallmentStatus.FAILED, failure_reason=reason, phase="start")
         alert = _failure_alert(tenant_id, installment, reason, final=True, now=now)
-        _record(tenant_id, failed, None, plan_status=PlanStatus.IN_ARREARS, now=now, also=alert)
+        _record(tenant_id, failed, None, plan_status=PlanStatus.IN_ARREARS, now=now, alert=alert)
         metrics.add_metric(name="InstallmentFailed", unit=MetricUnit.Count, value=1)
         logger.warning(
             "installment failed for good; plan in arrears",
@@ -292,15 +288,15 @@ def _settle(
         processor_reference=None,
     )
     alert = _failure_alert(tenant_id, installment, reason, final=False, now=now)
-    _record(tenant_id, retrying, retry_at, now=now, also=alert)
+    _record(tenant_id, retrying, retry_at, now=now, alert=alert)
 
 
 def _failure_alert(
     tenant_id: str, installment: Installment, reason: str, *, final: bool, now: datetime
-) -> Callable[[Any], None]:
+) -> Alert:
     """A refused debit is news for finance (fund the account, fix the mandate): an alert written with
     the outcome, so it goes out exactly when the failure is recorded."""
-    alert = Alert(
+    return Alert(
         tenant_id=tenant_id,
         alert_id=new_id("alert"),
         alert_type="debit.failed",
@@ -315,7 +311,10 @@ def _failure_alert(
         },
         at=now,
     )
-    return lambda write: stage_alert(write, alert)
+
+
+def _alert_stage(alert: Alert | None) -> Stage | None:
+    return None if alert is None else (lambda write: stage_alert(write, alert))
 
 
 def _record(
@@ -327,9 +326,9 @@ def _record(
     paid_delta: int = 0,
     days: list[DayDelta] | None = None,
     plan_status: PlanStatus | None = None,
-    also: Callable[[Any], None] | None = None,
+    alert: Alert | None = None,
 ) -> None:
-    plans.record_outcome(
+    record_outcome(
         tenant_id,
         installment,
         retry_instant=retry_at,
@@ -337,13 +336,44 @@ def _record(
         days=days or [],
         plan_status=plan_status,
         now=now,
-        also=also,
+        alert=alert,
     )
     if paid_delta:
-        _complete_if_repaid(tenant_id, installment.plan_id, now)
+        complete_if_repaid(tenant_id, installment.plan_id, now)
 
 
-def _complete_if_repaid(tenant_id: str, plan_id: str, now: datetime) -> None:
+def record_outcome(
+    tenant_id: str,
+    installment: Installment,
+    *,
+    retry_instant: datetime | None,
+    paid_delta: int,
+    days: list[DayDelta],
+    plan_status: PlanStatus | None,
+    now: datetime,
+    alert: Alert | None = None,
+) -> None:
+    """A debit's outcome (from the sweep or a processor's webhook): the installment's new state, the
+    plan's paid amount and status, the day totals and the alert, if any, in one transaction on the
+    plan as it is now. `retry_instant`: when the installment is due again (a retry, a poll), or None."""
+    plan = plans.plan_header(tenant_id, installment.plan_id)
+    UnitOfWork(OUTCOME_CONFLICT).add(
+        lambda write: plans.stage_outcome(
+            write,
+            plan,
+            installment,
+            retry_instant=retry_instant,
+            paid_delta=paid_delta,
+            days=days,
+            plan_status=plan_status,
+            now=now,
+        )
+    ).add(_alert_stage(alert)).commit()
+
+
+def complete_if_repaid(tenant_id: str, plan_id: str, now: datetime) -> None:
+    """A plan whose installments are all paid (or cancelled) is completed; a concurrent debit that
+    completed it first is fine."""
     plan, installments = plans.get_plan(tenant_id, plan_id)
     open_left = [
         i for i in installments if i.status not in {InstallmentStatus.PAID, InstallmentStatus.CANCELLED}
@@ -355,72 +385,6 @@ def _complete_if_repaid(tenant_id: str, plan_id: str, now: datetime) -> None:
             )
         except ConflictError:
             logger.info("plan completed by a concurrent debit", plan_id=plan_id)
-
-
-def run_reminders(*, tick_at: datetime, worker: str, mailer: Mailer) -> SweepResult:
-    """One e-mail per tenant and debit day, a few days before: the amount, the date and the account."""
-
-    def remind(item: CashlineItem) -> bool:
-        if not isinstance(item, ReminderRecord) or item.sent:
-            return False
-        tenant = tenants.get(item.tenant_id)
-        settings = plans.settings(item.tenant_id)
-        day = datetime.fromisoformat(item.day).date()
-        due = [
-            i
-            for i in plans.installments_due(item.tenant_id, day, day)
-            if i.status in {InstallmentStatus.SCHEDULED, InstallmentStatus.RETRYING}
-        ]
-        if not due or not settings.reminder_email:
-            return plans.reminder_sent(item, tick_at) and False
-        if not plans.reminder_sent(item, tick_at):
-            return False  # another run sends it
-        mailer.send(_reminder_email(tenant, settings, due, tick_at))
-        return True
-
-    return sweep(
-        schedule=REMINDER_SCHEDULE,
-        job=REMINDER_JOB,
-        tick_at=tick_at,
-        worker=worker,
-        handle=remind,
-    )
-
-
-def _reminder_email(
-    tenant: Tenant, settings: FinancingSettings, due: list[Installment], now: datetime
-) -> Email:
-    locale = {"DE": "de_DE", "AT": "de_AT", "CH": "de_CH", "FR": "fr_FR", "GB": "en_GB"}.get(
-        tenant.country, "en"
-    )
-    day = format_date(due[0].due_date, format="long", locale=locale)
-    total_by_currency: dict[str, int] = {}
-    for installment in due:
-        total_by_currency[installment.currency] = (
-            total_by_currency.get(installment.currency, 0) + installment.amount
-        )
-    from cashline.domain.money import currency_exponent
-
-    amounts = ", ".join(
-        format_currency(amount / 10 ** currency_exponent(currency), currency, locale=locale)  # display only
-        for currency, amount in sorted(total_by_currency.items())
-    )
-    method = settings.debit
-    account = method.mandate_id or method.payment_method_id or "your saved payment method"
-    lines = [f"Hello {tenant.name},", "", f"on {day} Cashline will debit {amounts} from {account}:", ""]
-    lines += [
-        f"- plan {i.plan_id}, installment {i.sequence}: "
-        f"{format_currency(i.amount / 10 ** currency_exponent(i.currency), i.currency, locale=locale)}"
-        for i in due
-    ]
-    lines += ["", "Please make sure the account is funded. Cashline"]
-    return Email(
-        to=settings.reminder_email or "",
-        subject=f"Cashline debits on {day}: {amounts}",
-        text="\n".join(lines),
-        sent_at=now,
-        tenant_id=tenant.tenant_id,
-    )
 
 
 def mailer_for(settings: MailSettings, stage: StageSettings, endpoint: str | None) -> Mailer:

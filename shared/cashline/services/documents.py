@@ -8,14 +8,16 @@ otherwise it moves it to `quarantine/...` (deleted after 30 days) and records wh
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
 from cashline.adapters.documents import DocumentStore, PresignedUpload
-from cashline.config import StorageSettings, url_text
+from cashline.config import url_text
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.domain.byte_budget import MAX_DECOMPRESSED_BYTES, megabytes
 from cashline.domain.einvoice import EInvoiceError
@@ -25,6 +27,10 @@ from cashline.domain.invoices import Document, InvoiceEvent
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    # The settings models are built on a function's first event (cashline.config), not at import.
+    from cashline.config import StorageSettings
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 UPLOAD_PREFIX = "uploads/"
@@ -104,6 +110,16 @@ def _problem(store: DocumentStore, document: Document, size: int) -> tuple[str |
         except EInvoiceError as exc:
             return detected, f"unsafe, malformed or oversized XML: {exc.message}"
     return detected, None
+
+
+def check_notified_uploads(store: DocumentStore, notification: str, *, now: datetime) -> list[str]:
+    """Check every upload an S3 `ObjectCreated` notification (one queue message's body) names; S3
+    also sends an "s3:TestEvent" without records, which names none."""
+    return [
+        check_upload(store, entry["s3"]["object"]["key"], now=now)
+        for entry in json.loads(notification).get("Records", [])
+        if str(entry.get("eventName", "")).startswith("ObjectCreated")
+    ]
 
 
 def check_upload(store: DocumentStore, key: str, *, now: datetime) -> str:

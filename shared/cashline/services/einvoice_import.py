@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cashline.adapters.documents import DocumentStore
-from cashline.dal.invoice_repository import UniqueClaim
 from cashline.dal.party_repository import claimed_by
 from cashline.domain.access import Tenant
 from cashline.domain.byte_budget import compressed_format, megabytes
@@ -27,7 +26,16 @@ from cashline.domain.einvoice import (
     is_header_only,
     parse_einvoice,
 )
-from cashline.domain.invoices import Direction, Document, DocumentKind, InvoiceStatus
+from cashline.domain.invoices import (
+    Direction,
+    Document,
+    DocumentKind,
+    InvoiceStatus,
+    InvoiceView,
+    NewInvoice,
+    StatedAmounts,
+    UniqueClaim,
+)
 from cashline.errors import (
     ConflictError,
     PayloadTooLargeError,
@@ -38,7 +46,6 @@ from cashline.errors import (
 from cashline.ids import new_id
 from cashline.services import invoices as invoice_service
 from cashline.services.counterparties import checked_fields
-from cashline.services.invoices import InvoiceView, NewInvoice, StatedAmounts
 from cashline.services.tenancy import tenants
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024  # under Lambda's 6 MB payload once API Gateway has base64-encoded a PDF

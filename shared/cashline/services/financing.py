@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from cashline.dal.financing_repository import FinancingRepository, installment_day
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.pagination import Page
+from cashline.dal.transactions import UnitOfWork
 from cashline.domain.access import Tenant
 from cashline.domain.financing import (
     BankCalendar,
@@ -44,6 +45,7 @@ from cashline.domain.plans import (
 from cashline.errors import ConflictError, NotFoundError, UnprocessableError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
+from cashline.services.plan_changes import bill_stage, change_plan
 from cashline.services.tenancy import tenants
 
 plans = FinancingRepository()
@@ -178,16 +180,24 @@ def finance_invoice(
         i.due_date: _at(i.due_date - timedelta(days=settings.reminder_days_before), REMINDER_TIME, tenant)
         for i in installments
     }
-    plans.create_plan(
-        plan,
-        installments,
-        payout_instant=_at(schedule.payout_date, DEBIT_TIME, tenant),
-        debit_instants={i.sequence: _at(i.due_date, DEBIT_TIME, tenant) for i in installments},
-        reminders=reminders,
-        invoice_before=bill,
-        invoice_after=financed,
-        event=event,
-    )
+    # The plan, its installments and reminders, the bill now financed and the day totals moved from
+    # the bill to the installments: one transaction (at most 1 + 12 + 12 + 3 + 13 items).
+    UnitOfWork("the invoice changed or is financed already; read it again").add(
+        lambda write: plans.stage_new_plan(
+            write,
+            plan,
+            installments,
+            payout_instant=_at(schedule.payout_date, DEBIT_TIME, tenant),
+            debit_instants={i.sequence: _at(i.due_date, DEBIT_TIME, tenant) for i in installments},
+            reminders=reminders,
+        )
+    ).add(
+        bill_stage(
+            (bill, financed, event),
+            overdue_instant=None,
+            days=[installment_day(tenant_id, i, 1) for i in installments],
+        )
+    ).commit()
     metrics.add_metric(name="FinancingPlanCreated", unit=MetricUnit.Count, value=1)
     logger.info(
         "financing plan created",
@@ -198,6 +208,10 @@ def finance_invoice(
         fee=plan.fee,
     )
     return plan
+
+
+def settings(tenant_id: str) -> FinancingSettings:
+    return plans.settings(tenant_id)
 
 
 def get_plan(tenant_id: str, plan_id: str) -> tuple[Plan, list[Installment]]:
@@ -246,7 +260,7 @@ def cancel_plan(tenant_id: str, plan_id: str, *, actor: str, now: datetime) -> t
         action="financing_cancelled",
         changes=event_changes,
     )
-    plans.replace_installments(
+    change_plan(
         plan,
         cancelled,
         changes,
@@ -319,7 +333,7 @@ def repay_early(tenant_id: str, plan_id: str, *, now: datetime) -> tuple[Plan, l
         total=plan.principal + settlement.recalculated_fee,
         updated_at=now,
     )
-    plans.replace_installments(plan, repaid, changes, days=days, invoice_change=None, now=now)
+    change_plan(plan, repaid, changes, days=days, invoice_change=None, now=now)
     return get_plan(tenant_id, plan_id)
 
 

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from cashline.dal.fx_repository import rates_before, save_rates
 from cashline.domain.date_window import EARLIEST_DATE, LATEST_DATE
+from cashline.domain.fx import FxInputError, Rate, parse_ecb_xml, parse_json_pairs
 from cashline.errors import UnsupportedMediaTypeError, ValidationError
 from cashline.schemas.common import parse_json
 from cashline.schemas.insight import FxRatesRequest
-
-if TYPE_CHECKING:
-    from cashline.domain.fx import Rate
 
 MAX_RATES = 5_000  # a 90-day ECB file holds about 2,000
 
 
 def store(tenant_id: str, body: bytes, content_type: str, *, now: datetime) -> list[Rate]:
-    from cashline.domain.fx import FxInputError, parse_ecb_xml, parse_json_pairs
-
     try:
         if content_type in {"application/xml", "text/xml"}:
             rates = parse_ecb_xml(body)

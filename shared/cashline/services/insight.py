@@ -26,9 +26,10 @@ from typing import Any
 
 from cashline.dal.daily_totals import DayTotal, days_between
 from cashline.dal.fx_repository import rates_before
-from cashline.dal.invoice_queries import InvoiceFilter, plan, run
+from cashline.dal.invoice_queries import plan, run
 from cashline.dal.report_totals import issued_between, payments_between
-from cashline.domain.invoices import Direction, Invoice, InvoiceStatus
+from cashline.domain.fx import Rate, RateBook, convert
+from cashline.domain.invoices import Direction, Invoice, InvoiceFilter, InvoiceStatus
 from cashline.errors import ValidationError
 from cashline.services.risk import risks
 
@@ -67,8 +68,6 @@ class Converter:
     """To the base currency with the latest stored rate of the week before `on`."""
 
     def __init__(self, tenant_id: str, base: str, on: date):
-        from cashline.domain.fx import Rate, RateBook
-
         self.base, self.on = base, on
         self._book = RateBook(
             [Rate(day=d, base=b, quote=q, rate=r) for d, b, q, r in rates_before(tenant_id, on)]
@@ -83,8 +82,6 @@ class Converter:
         return found[0]
 
     def convert(self, amount: int, currency: str) -> int | None:
-        from cashline.domain.fx import convert
-
         if currency == self.base:
             return amount
         rate = self.rate(currency)
@@ -184,16 +181,21 @@ def _month_end(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
-def summary(
-    tenant_id: str,
-    *,
-    direction: Direction,
-    segment: str | None,
-    currency: str | None,
-    period: tuple[date, date],
-    today: date,
-    base_currency: str,
-) -> SummaryReport:
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """What a report covers: one direction of a tenant's invoices, of one segment and one currency
+    when given, converted to the tenant's base currency."""
+
+    tenant_id: str
+    direction: Direction
+    segment: str | None
+    currency: str | None
+    base_currency: str
+
+
+def summary(scope: ReportScope, *, period: tuple[date, date], today: date) -> SummaryReport:
+    tenant_id, direction, segment, currency = scope.tenant_id, scope.direction, scope.segment, scope.currency
+    base_currency = scope.base_currency
     by_currency: dict[str, Figures] = {}
     for day in days_between(tenant_id, direction.value, OLDEST, today + AHEAD, segment=segment):
         if currency and day.currency != currency:
@@ -253,17 +255,10 @@ def _in_base(
 # --- aging -------------------------------------------------------------------------------------------------
 
 
-def aging(
-    tenant_id: str,
-    *,
-    direction: Direction,
-    as_of: date,
-    segment: str | None,
-    currency: str | None,
-    by_counterparty: bool,
-    base_currency: str,
-) -> dict[str, Any]:
+def aging(scope: ReportScope, *, as_of: date, by_counterparty: bool) -> dict[str, Any]:
     """What is owed in buckets of days past due as of `as_of` (what is owed now, by its due date)."""
+    tenant_id, direction, segment, currency = scope.tenant_id, scope.direction, scope.segment, scope.currency
+    base_currency = scope.base_currency
     totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*BUCKETS, "total"), 0))
     for day in days_between(tenant_id, direction.value, OLDEST, as_of + AHEAD, segment=segment):
         if currency and day.currency != currency:

@@ -1,40 +1,40 @@
-"""Invoices and bills: create, read, change status, list, audit trail, and the overdue sweep."""
+"""Invoices and bills: create, read, change status, list, audit trail, and the overdue sweep.
+
+What else happens: an invoice that is overdue when it is created, finalized, back from a dispute or
+found by the overdue check enters its campaign in the same transaction (`_campaign_entry`); once a
+person's status change has committed, `reactions.invoices_changed` moves its reminders and risk."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from cashline.dal.alert_repository import Alert, stage_alert
-from cashline.dal.dunning_repository import CollectionWrites
-from cashline.dal.invoice_queries import InvoiceFilter, plan, run
-from cashline.dal.invoice_records import InvoiceRecord
-from cashline.dal.invoice_repository import (
-    OVERDUE_JOB,
-    InvoiceBody,
-    InvoiceRepository,
-    UniqueClaim,
-    to_invoice,
-)
+from cashline.dal.invoice_queries import plan, run
+from cashline.dal.invoice_repository import OVERDUE_JOB, InvoiceRepository
 from cashline.dal.pagination import Page
 from cashline.dal.party_repository import CounterpartyRepository, claimed_by
-from cashline.dal.table import CashlineItem
+from cashline.dal.transactions import Stage, UnitOfWork
 from cashline.domain.access import Tenant, today_for
 from cashline.domain.counterparties import Counterparty
 from cashline.domain.date_window import WINDOW_TEXT, is_plausible
 from cashline.domain.dunning import Collection
 from cashline.domain.invoices import (
     AWAITING_PAYMENT,
-    Direction,
     Document,
     DocumentKind,
     Invoice,
+    InvoiceBody,
     InvoiceEvent,
+    InvoiceFilter,
     InvoiceStatus,
-    LineInput,
+    InvoiceView,
+    NewInvoice,
+    Prepared,
+    StatedAmounts,
     TransitionError,
+    UniqueClaim,
     check_transition,
     days_past_due,
     overdue_instant_of,
@@ -45,7 +45,8 @@ from cashline.domain.money import MAX_MINOR_UNITS, currency_exponent
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.services import collections, reactions
+from cashline.services import reactions
+from cashline.services.collections import entry as collection_entry
 from cashline.services.counterparties import new_counterparty
 from cashline.services.sweeps import SweepResult, sweep
 from cashline.services.tenancy import tenants
@@ -56,58 +57,6 @@ counterparties = CounterpartyRepository()
 OVERDUE_SCHEDULE = "invoice_overdue_check"
 # A document that states no due date is due this many days after issue (tenants may change it later).
 DEFAULT_PAYMENT_DAYS = 30
-
-
-@dataclass(frozen=True, slots=True)
-class NewInvoice:
-    direction: Direction
-    number: str
-    issue_date: date
-    due_date: date
-    currency: str
-    counterparty_id: str | None = None
-    counterparty: dict[str, Any] | None = (
-        None  # inline: matched by external reference or tax id, else created
-    )
-    amount_due: int | None = None
-    lines: list[LineInput] | None = None
-    description: str | None = None
-    metadata: dict[str, str] | None = None
-    status: InvoiceStatus = InvoiceStatus.OPEN
-    document_kind: DocumentKind = DocumentKind.INVOICE
-    amount_paid: int = 0  # prepaid amounts stated by an imported document (BT-113)
-
-
-@dataclass(frozen=True, slots=True)
-class StatedAmounts:
-    """Amounts a document states (an imported e-invoice), taken as they are once checked."""
-
-    subtotal: int
-    tax: int
-    total: int
-    lines: list[dict[str, Any]]
-    taxes: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A checked invoice ready to store, for the API, CSV rows and e-invoice imports alike."""
-
-    invoice: Invoice
-    body: InvoiceBody
-    claims: list[UniqueClaim]
-    new_counterparty: Counterparty | None
-    overdue_instant: datetime | None
-    # Created overdue: the run it starts in its campaign, written with it (None: no campaign applies).
-    collection: Collection | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceView:
-    invoice: Invoice
-    body: InvoiceBody | None
-    documents: list[Document]
-    days_past_due: int
 
 
 def _resolve_counterparty(tenant_id: str, new: NewInvoice, now: datetime) -> tuple[Counterparty, bool]:
@@ -129,7 +78,7 @@ def _resolve_counterparty(tenant_id: str, new: NewInvoice, now: datetime) -> tup
     return candidate, True
 
 
-def _amounts(new: NewInvoice) -> tuple[int, int, int, list[dict[str, Any]], list[dict[str, Any]]]:
+def _amounts(new: NewInvoice) -> StatedAmounts:
     """subtotal, tax, total, lines and taxes (as stored) from either `lines` or `amount_due`."""
     if new.lines:
         priced = price_lines(new.lines)
@@ -147,10 +96,33 @@ def _amounts(new: NewInvoice) -> tuple[int, int, int, list[dict[str, Any]], list
             {"rate": str(t.rate), "taxable_amount": t.taxable_amount, "tax_amount": t.tax_amount}
             for t in priced.taxes
         ]
-        return priced.subtotal, priced.tax, priced.total, lines, taxes
+        return StatedAmounts(priced.subtotal, priced.tax, priced.total, lines, taxes)
     if new.amount_due is None:
         raise ValidationError("give amount_due or lines", field="amount_due")
-    return new.amount_due, 0, new.amount_due, [], []
+    return StatedAmounts(new.amount_due, 0, new.amount_due, [], [])
+
+
+def _checked_amounts(new: NewInvoice, stated: StatedAmounts | None, source: str) -> StatedAmounts:
+    # The API's schemas hold dates to the window already; imports (CSV, e-invoices) come through here.
+    for name in ("issue_date", "due_date"):
+        if not is_plausible(getattr(new, name)):
+            raise ValidationError(f"{name} must be {WINDOW_TEXT}", field=name)
+    if new.due_date < new.issue_date:
+        raise ValidationError("due_date is before issue_date", field="due_date")
+    currency_exponent(new.currency)  # raises for an unknown currency
+    amounts = stated if stated is not None else _amounts(new)
+    for name, amount in (
+        ("amount_subtotal", amounts.subtotal),
+        ("amount_tax", amounts.tax),
+        ("amount_due", amounts.total),
+    ):
+        if abs(amount) > MAX_MINOR_UNITS:
+            raise ValidationError(f"{name} would be beyond {MAX_MINOR_UNITS} minor units", field=name)
+    if new.document_kind is DocumentKind.INVOICE and amounts.total <= 0 and source == "api":
+        raise ValidationError(
+            "an invoice's amount must be positive; use a credit note for refunds", field="amount_due"
+        )
+    return amounts
 
 
 def prepare_invoice(
@@ -166,39 +138,15 @@ def prepare_invoice(
 ) -> Prepared:
     """A checked invoice ready to store. `resolved`: a counterparty the caller found or will create
     itself (a CSV file's rows share one); otherwise it is resolved here and, if new, created with the
-    invoice in one transaction."""
-    # The API's schemas hold dates to the window already; imports (CSV, e-invoices) come through here.
-    for name in ("issue_date", "due_date"):
-        if not is_plausible(getattr(new, name)):
-            raise ValidationError(f"{name} must be {WINDOW_TEXT}", field=name)
-    if new.due_date < new.issue_date:
-        raise ValidationError("due_date is before issue_date", field="due_date")
-    currency_exponent(new.currency)  # raises for an unknown currency
-    if stated is not None:
-        subtotal, tax, total, lines, taxes = (
-            stated.subtotal,
-            stated.tax,
-            stated.total,
-            stated.lines,
-            stated.taxes,
-        )
-    else:
-        subtotal, tax, total, lines, taxes = _amounts(new)
-    for name, amount in (("amount_subtotal", subtotal), ("amount_tax", tax), ("amount_due", total)):
-        if abs(amount) > MAX_MINOR_UNITS:
-            raise ValidationError(f"{name} would be beyond {MAX_MINOR_UNITS} minor units", field=name)
-    if new.document_kind is DocumentKind.INVOICE and total <= 0 and source == "api":
-        raise ValidationError(
-            "an invoice's amount must be positive; use a credit note for refunds", field="amount_due"
-        )
+    invoice in one transaction. Created overdue, it brings the run it starts in its campaign."""
+    amounts = _checked_amounts(new, stated, source)
     counterparty, is_new = (
         (resolved, False) if resolved else _resolve_counterparty(tenant.tenant_id, new, now)
     )
     number = new.number.strip()
-    today = today_for(tenant, now)
     status = new.status
     if status is not InvoiceStatus.DRAFT:
-        status = settled_status(total, new.amount_paid, new.due_date, today)
+        status = settled_status(amounts.total, new.amount_paid, new.due_date, today_for(tenant, now))
     invoice = Invoice(
         tenant_id=tenant.tenant_id,
         invoice_id=new_id("invoice"),
@@ -211,9 +159,9 @@ def prepare_invoice(
         issue_date=new.issue_date,
         due_date=new.due_date,
         currency=new.currency,
-        subtotal=subtotal,
-        tax=tax,
-        amount_due=total,
+        subtotal=amounts.subtotal,
+        tax=amounts.tax,
+        amount_due=amounts.total,
         amount_paid=new.amount_paid,
         status=status,
         status_before_dispute=None,
@@ -230,17 +178,17 @@ def prepare_invoice(
     ]
     return Prepared(
         invoice=invoice,
-        body=InvoiceBody(lines=lines, taxes=taxes, details=details),
+        body=InvoiceBody(lines=amounts.lines, taxes=amounts.taxes, details=details),
         claims=claims,
         new_counterparty=counterparty if is_new else None,
         overdue_instant=overdue_instant_of(tenant, invoice),
-        collection=collections.prepare_entry(tenant, invoice, now, counterparty=counterparty)
-        if invoice.status is InvoiceStatus.OVERDUE
-        else None,
+        collection=_run_to_start(tenant, invoice, now, counterparty),
     )
 
 
 def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] | None = None) -> Invoice:
+    """Write a prepared invoice in one transaction: the invoice with its claims, audit event, totals,
+    documents and new counterparty, and (created overdue) its entry into its campaign."""
     invoice = prepared.invoice
     event = InvoiceEvent(
         event_id=new_id("event"),
@@ -251,16 +199,13 @@ def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] 
         changes={"status": [None, invoice.status.value], "amount_due": [None, invoice.amount_due]},
         note=f"source: {invoice.source}",
     )
-    stored = invoices.create(
-        invoice,
-        prepared.body,
-        event,
-        overdue_instant=prepared.overdue_instant,
-        claims=prepared.claims,
-        new_counterparty=prepared.new_counterparty,
-        documents=documents,
-        also=_entry_writes(prepared.collection, "system:created-overdue", invoice.created_at),
-    )
+    work = UnitOfWork("invoice conflicts with an existing one")
+    work.add(lambda write: invoices.stage_create(write, prepared, event, documents or ()))
+    work.add(_campaign_entry(prepared.collection, "system:created-overdue", invoice.created_at))
+    try:
+        work.commit()
+    except ConflictError:
+        raise invoices.which_claim(invoice.tenant_id, prepared.claims) from None
     metrics.add_metric(name="InvoiceCreated", unit=MetricUnit.Count, value=1)
     logger.info(
         "invoice created",
@@ -269,7 +214,7 @@ def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] 
         direction=invoice.direction.value,
         source=invoice.source,
     )
-    return stored
+    return replace(invoice, version=1)  # the version its first write stored
 
 
 def create_invoice(tenant_id: str, new: NewInvoice, *, actor: str, now: datetime) -> InvoiceView:
@@ -300,7 +245,8 @@ def change_status(
     expected_version: int | None = None,
     note: str | None = None,
 ) -> InvoiceView:
-    """A person's status change: finalize (open), dispute, resolve (open), void, write off."""
+    """A person's status change: finalize (open), dispute, resolve (open), void, write off. Once it
+    has committed, `reactions` brings the invoice's reminders and its counterparty's risk in step."""
     tenant = tenants.get(tenant_id)
     before = _header(tenant_id, invoice_id)
     if expected_version is not None and expected_version != before.version:
@@ -309,12 +255,8 @@ def change_status(
         )
     after = _apply_target(before, target, today_for(tenant, now), now)
     # Finalized or back from a dispute after its due date: overdue, so it enters its campaign with it.
-    entry = (
-        _collection_entry(tenant, after, now, "system:collections")
-        if after.status is InvoiceStatus.OVERDUE
-        else None
-    )
-    _save(tenant, before, after, actor=actor, note=note, now=now, also=entry)
+    entry = _campaign_entry(_run_to_start(tenant, after, now), "system:collections", now)
+    _commit_status_change(tenant, before, after, actor=actor, note=note, now=now, also=[entry])
     reactions.invoices_changed(tenant_id, [(before, after)], now=now, paid_on=today_for(tenant, now))
     return get_invoice(tenant_id, invoice_id, now=now, tenant=tenant)
 
@@ -351,7 +293,7 @@ def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: date
     )
 
 
-def _save(
+def _commit_status_change(
     tenant: Tenant,
     before: Invoice,
     after: Invoice,
@@ -359,9 +301,10 @@ def _save(
     actor: str,
     note: str | None,
     now: datetime,
-    alert: Alert | None = None,
-    also: Callable[[Any], None] | None = None,
+    also: list[Stage | None],
 ) -> None:
+    """Write `after` on the version `before` was read at, with its audit event and whatever `also`
+    stages (an alert, an entry into a campaign), in one transaction."""
     event = InvoiceEvent(
         event_id=new_id("event"),
         invoice_id=after.invoice_id,
@@ -371,21 +314,15 @@ def _save(
         changes={"status": [before.status.value, after.status.value]},
         note=note,
     )
-    invoices.save_change(
-        before,
-        after,
-        event,
-        overdue_instant=overdue_instant_of(tenant, after),
-        also=lambda write: _stage_extra(write, alert, also),
+    overdue_instant = overdue_instant_of(tenant, after)
+    work = UnitOfWork("invoice was changed by someone else; read it again")
+    work.add(
+        lambda write: invoices.stage_change(write, before, after, event, overdue_instant=overdue_instant)
     )
+    for stage in also:
+        work.add(stage)
+    work.commit()
     metrics.add_metric(name=f"InvoiceTo_{after.status.value}", unit=MetricUnit.Count, value=1)
-
-
-def _stage_extra(write: Any, alert: Alert | None, also: Callable[[Any], None] | None) -> None:
-    if alert is not None:
-        stage_alert(write, alert)
-    if also is not None:
-        also(write)
 
 
 def list_invoices(
@@ -401,59 +338,68 @@ def invoice_events(
     return invoices.events(tenant_id, invoice_id, limit=limit, starting_after=starting_after)
 
 
-def _collection_entry(
-    tenant: Tenant, invoice: Invoice, now: datetime, actor: str = "system:overdue-check"
-) -> Callable[[Any], None] | None:
-    """An overdue receivable enters its campaign in the same transaction that makes it overdue."""
-    return _entry_writes(collections.prepare_entry(tenant, invoice, now), actor, now)
+# --- entering a campaign: the run an overdue receivable starts, written with what made it overdue
 
 
-def _entry_writes(entry: Collection | None, actor: str, now: datetime) -> Callable[[Any], None] | None:
-    if entry is None:
+def _run_to_start(
+    tenant: Tenant, invoice: Invoice, now: datetime, counterparty: Counterparty | None = None
+) -> Collection | None:
+    """The run an invoice that is overdue now starts in its campaign (None: not overdue, no campaign
+    applies, or it has a run already). `counterparty`: a new invoice's, which may not be stored yet."""
+    if invoice.status is not InvoiceStatus.OVERDUE:
         return None
-    writes = CollectionWrites(entry.tenant_id, now)
-    collections.stage_entry(writes, entry, actor)
-    return lambda write: collections.dunning.stage(write, writes)
+    return collection_entry.prepare_entry(tenant, invoice, now, counterparty=counterparty)
+
+
+def _campaign_entry(entry: Collection | None, actor: str, now: datetime) -> Stage | None:
+    """The stage that writes a run's entry (run, statistics, audit event), for the same transaction
+    that makes its invoice overdue."""
+    return collection_entry.entry_stage(entry, actor, now)
+
+
+def _overdue_alert(invoice: Invoice, at: datetime) -> Alert:
+    return Alert(
+        tenant_id=invoice.tenant_id,
+        alert_id=new_id("alert"),
+        alert_type="invoice.overdue",
+        detail={
+            "invoice_id": invoice.invoice_id,
+            "number": invoice.number,
+            "direction": invoice.direction.value,
+            "counterparty_id": invoice.counterparty_id,
+            "counterparty_name": invoice.counterparty_name,
+            "due_date": invoice.due_date.isoformat(),
+            "amount_outstanding": invoice.amount_outstanding,
+            "currency": invoice.currency,
+        },
+        at=at,
+    )
 
 
 def run_overdue_check(*, tick_at: datetime, worker: str) -> SweepResult:
-    """Invoices whose due date has passed become `overdue` (the day after it, in the tenant's zone)."""
+    """Invoices whose due date has passed become `overdue` (the day after it, in the tenant's zone),
+    with an alert and, for a receivable, its entry into its campaign, in one transaction each."""
     tenants_seen: dict[str, Tenant] = {}
 
-    def mark_overdue(item: CashlineItem) -> bool:
-        if not isinstance(item, InvoiceRecord):
-            return False
-        before = to_invoice(item)
-        if before.status not in AWAITING_PAYMENT:
+    def mark_overdue(item: object) -> bool:
+        before = invoices.header_of(item)
+        if before is None or before.status not in AWAITING_PAYMENT:
             return False
         tenant = tenants_seen.get(before.tenant_id) or tenants.get(before.tenant_id)
         tenants_seen[before.tenant_id] = tenant
         after = replace(before, status=InvoiceStatus.OVERDUE, updated_at=tick_at)
-        alert = Alert(
-            tenant_id=after.tenant_id,
-            alert_id=new_id("alert"),
-            alert_type="invoice.overdue",
-            detail={
-                "invoice_id": after.invoice_id,
-                "number": after.number,
-                "direction": after.direction.value,
-                "counterparty_id": after.counterparty_id,
-                "counterparty_name": after.counterparty_name,
-                "due_date": after.due_date.isoformat(),
-                "amount_outstanding": after.amount_outstanding,
-                "currency": after.currency,
-            },
-            at=tick_at,
-        )
-        _save(
+        alert = _overdue_alert(after, tick_at)
+        _commit_status_change(
             tenant,
             before,
             after,
             actor="system:overdue-check",
             note=None,
             now=tick_at,
-            alert=alert,
-            also=_collection_entry(tenant, after, tick_at),
+            also=[
+                lambda write: stage_alert(write, alert),
+                _campaign_entry(_run_to_start(tenant, after, tick_at), "system:overdue-check", tick_at),
+            ],
         )
         return True
 

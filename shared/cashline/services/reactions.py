@@ -7,6 +7,7 @@ another. Read this module to learn every consequence of "an invoice was paid".
 | an invoice entered or left a dispute, was voided or written off | its reminders pause, resume or stop |
 | a payment made an invoice paid                           | its counterparty's risk: how late it paid  |
 | an invoice became disputed                               | its counterparty's risk: one more dispute  |
+| a run found a debtor's promise to pay broken             | its counterparty's risk: a broken promise  |
 
 Each reaction runs after the change it reacts to has committed, never inside its transaction, and is
 best effort: the change stands whatever a reaction does. A reminder run that is not brought in step
@@ -20,7 +21,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from cashline.domain.invoices import Invoice, InvoiceStatus
-from cashline.services import collections, risk
+from cashline.services import risk
+from cashline.services.collections.sync import sync_with_invoice
 
 # Statuses that stop a run's reminders for good, or pause them while they last.
 _ENDS_REMINDERS = frozenset({InvoiceStatus.VOID, InvoiceStatus.WRITTEN_OFF})
@@ -57,9 +59,17 @@ def invoices_changed(
     later must not make the customer look late)."""
     pairs = list(changes)
     for invoice_id in sorted({after.invoice_id for before, after in pairs if moves_reminders(before, after)}):
-        collections.sync(tenant_id, invoice_id, now=now)
+        synced = sync_with_invoice(tenant_id, invoice_id, now=now)
+        promises_broken(tenant_id, synced.broken_promises, now=now)
     for before, after in pairs:
         if _paid_by_this_change(before, after):
             risk.record_paid(tenant_id, after, paid_on, now)
         if after.status is InvoiceStatus.DISPUTED and before.status is not InvoiceStatus.DISPUTED:
             risk.record_event(tenant_id, after.counterparty_id, "dispute", now)
+
+
+def promises_broken(tenant_id: str, counterparty_ids: Iterable[str], *, now: datetime) -> None:
+    """React to promises to pay that a committed change of a reminder run found broken (the step
+    sweep, or a run brought in step above): each counterparty's risk notes one broken promise."""
+    for counterparty_id in counterparty_ids:
+        risk.record_event(tenant_id, counterparty_id, "broken_promise", now)

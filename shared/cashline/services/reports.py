@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from cashline.dal.daily_totals import DayTotal, days_between
 from cashline.dal.financing_repository import FinancingRepository
-from cashline.dal.invoice_queries import InvoiceFilter, plan, run
-from cashline.domain.invoices import Direction, Invoice, InvoiceStatus
+from cashline.dal.invoice_queries import plan, run
+from cashline.domain.invoices import Direction, Invoice, InvoiceFilter, InvoiceStatus
 from cashline.domain.plans import InstallmentStatus
 from cashline.errors import ValidationError
 from cashline.services.tenancy import tenants

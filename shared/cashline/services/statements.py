@@ -11,30 +11,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from cashline.adapters.documents import DocumentStore
-from cashline.dal.invoice_records import InvoiceRecord
-from cashline.dal.invoice_repository import to_invoice
+from cashline.adapters.messaging import Attachment, EmailChannel, OutgoingEmail
+from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.party_repository import CounterpartyRepository
-from cashline.dal.payment_records import PaymentRecord
-from cashline.dal.payment_repository import to_payment
-from cashline.dal.statement_records import STATEMENT_JOB, ActivityRecord, take
+from cashline.dal.payment_repository import PaymentFilter, PaymentRepository
+from cashline.dal.statement_records import STATEMENT_JOB, due_activity, take
+from cashline.dal.table import CashlineItem
+from cashline.domain import statements
 from cashline.domain.counterparties import address_lines
 from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
 from cashline.domain.locales import locale_for
+from cashline.domain.payments import Payment, PaymentKind, PaymentStatus
+from cashline.domain.statements import LineKind, StatementLine
 from cashline.errors import NotFoundError, ValidationError
 from cashline.ids import is_id_of, new_id
-from cashline.schemas.payment_events import PaymentKind, PaymentStatus
-from cashline.schemas.payments import Payment
 from cashline.services import campaigns
 from cashline.services.sweeps import SweepResult, sweep
 from cashline.services.tenancy import tenants
 
-if TYPE_CHECKING:
-    from cashline.domain.statements import LineKind, StatementLine
-
 parties = CounterpartyRepository()
+invoice_store = InvoiceRepository()
+payment_store = PaymentRepository()
+# A statement reads all of a counterparty's payments, this many per Query.
+PAYMENTS_PAGE = 100
 LINK_SECONDS = 900
 MAX_DAYS = 400
 
@@ -54,18 +55,27 @@ class StatementFile:
 
 
 def _invoices(tenant_id: str, counterparty_id: str) -> list[Invoice]:
-    partition = f"T#{tenant_id}#CP#{counterparty_id}#INV#{Direction.RECEIVABLE.value}"
-    return [to_invoice(i) for i in InvoiceRecord.gsi3.query(partition) if isinstance(i, InvoiceRecord)]
+    return invoice_store.of_counterparty(tenant_id, counterparty_id, Direction.RECEIVABLE)
 
 
 def _payments(tenant_id: str, counterparty_id: str) -> list[Payment]:
-    partition = f"T#{tenant_id}#CP#{counterparty_id}#PAY"
-    return [to_payment(p) for p in PaymentRecord.gsi3.query(partition) if isinstance(p, PaymentRecord)]
+    """Every payment of the counterparty, oldest first (the list pages newest first)."""
+    found: list[Payment] = []
+    cursor: str | None = None
+    while True:
+        page = payment_store.list(
+            tenant_id,
+            PaymentFilter(counterparty_id=counterparty_id),
+            limit=PAYMENTS_PAGE,
+            starting_after=cursor,
+        )
+        found += page.items
+        if page.next_cursor is None:
+            return found[::-1]
+        cursor = page.next_cursor
 
 
 def _lines(invoices: list[Invoice], payments: list[Payment], currency: str) -> list[StatementLine]:
-    from cashline.domain.statements import StatementLine
-
     lines: list[StatementLine] = []
     for i in invoices:
         if i.currency != currency or i.status in {InvoiceStatus.DRAFT, InvoiceStatus.VOID}:
@@ -120,8 +130,8 @@ def make_statement(
     store: DocumentStore,
     now: datetime,
 ) -> StatementFile:
+    # defer the PDF library (fpdf2, ~300 ms with the fonts) to the first statement
     from cashline.adapters.statement_documents import statement_csv, statement_pdf
-    from cashline.domain import statements
 
     if last < first:
         raise ValidationError("to is before from", field="to")
@@ -196,19 +206,22 @@ def _main_currency(invoices: list[Invoice], fallback: str) -> str:
 STATEMENT_SCHEDULE = "monthly_statements"
 
 
-def run_monthly(*, tick_at: datetime, worker: str, store: DocumentStore, email: object | None) -> SweepResult:
+def run_monthly(
+    *, tick_at: datetime, worker: str, store: DocumentStore, email: EmailChannel | None
+) -> SweepResult:
     """On the first of the month: a PDF statement of the month before for every counterparty with
     activity in it, e-mailed when the tenant's collection settings say so and the counterparty has an
     address. Reads only the activity markers that fell due."""
 
-    def handle(item: object) -> bool:
-        if not isinstance(item, ActivityRecord) or not take(item, tick_at):
+    def handle(item: CashlineItem) -> bool:
+        activity = due_activity(item)
+        if activity is None or not take(activity, tick_at):
             return False
-        first = date.fromisoformat(item.month + "-01")
+        first = date.fromisoformat(activity.month + "-01")
         last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         made = make_statement(
-            item.tenant_id,
-            item.counterparty_id,
+            activity.tenant_id,
+            activity.counterparty_id,
             first=first,
             last=last,
             fmt="pdf",
@@ -217,8 +230,8 @@ def run_monthly(*, tick_at: datetime, worker: str, store: DocumentStore, email: 
             store=store,
             now=tick_at,
         )
-        if email is not None and campaigns.settings(item.tenant_id).email_statements:
-            _email(item.tenant_id, item.counterparty_id, made, first, email)
+        if email is not None and campaigns.settings(activity.tenant_id).email_statements:
+            _email(activity.tenant_id, activity.counterparty_id, made, first, email)
         return True
 
     return sweep(
@@ -230,11 +243,11 @@ def run_monthly(*, tick_at: datetime, worker: str, store: DocumentStore, email: 
     )
 
 
-def _email(tenant_id: str, counterparty_id: str, made: StatementFile, first: date, channel: object) -> None:
-    from cashline.adapters.messaging import Attachment, EmailChannel, OutgoingEmail
-
+def _email(
+    tenant_id: str, counterparty_id: str, made: StatementFile, first: date, channel: EmailChannel
+) -> None:
     counterparty = parties.get_profile(tenant_id, counterparty_id)
-    if not counterparty.email or not isinstance(channel, EmailChannel):
+    if not counterparty.email:
         return
     tenant = tenants.get(tenant_id)
     german = (counterparty.preferred_language or "").startswith("de")

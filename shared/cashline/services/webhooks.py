@@ -5,7 +5,7 @@ signature with the provider's scheme, keep the body as received in S3 for audit,
 event on the webhook queue, answer 2xx. A bad signature leaves no trace but a log line and a metric.
 
 Processing (the queue handler): each message is one normalized event, applied exactly once
-(services/payments.py). A message that fails returns to the queue; after five tries it goes to the
+(services/payments/events.py). A message that fails returns to the queue; after five tries it goes to the
 dead-letter queue, where an alarm and a person look at it.
 """
 
@@ -25,11 +25,13 @@ import boto3
 from cashline.adapters.aws import _CLIENT_CONFIG, s3_client
 from cashline.adapters.secrets import SecretStore
 from cashline.adapters.webhooks import MalformedEventError, SignatureError
+from cashline.domain.payments import PaymentSource
 from cashline.errors import NotFoundError, ValidationError
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.schemas.payment_events import PaymentEvent, PaymentSource
+from cashline.schemas.payment_events import PaymentEvent
 from cashline.services import connections
-from cashline.services.payments import Outcome, context_for, event_seen, process_event
+from cashline.services.payments.context import Outcome, context_for, event_seen
+from cashline.services.payments.events import process_event
 
 if TYPE_CHECKING:
     from cashline.adapters.webhooks.paypal_events import CertificateFetcher
@@ -71,6 +73,7 @@ class _FileCertificate:
 
 @lru_cache(maxsize=1)
 def _paypal_fetcher(cert_file: str | None) -> CertificateFetcher:
+    # Deferred: PayPal's adapter loads cryptography and requests, not needed at cold start.
     from cashline.adapters.webhooks.paypal_events import HttpsCertificateFetcher
 
     if cert_file:
@@ -87,15 +90,17 @@ def _verified_events(
     now: datetime,
 ) -> list[PaymentEvent]:
     lower = {k.lower(): v for k, v in headers.items()}
+    # Each provider's adapter is deferred to its first delivery: they load the processors' SDKs
+    # (stripe, gocardless_pro) or cryptography, and one function serves all three.
     if provider == "stripe":
-        from cashline.adapters.webhooks.stripe_events import parse_stripe
+        from cashline.adapters.webhooks.stripe_events import parse_stripe  # deferred: the stripe SDK
 
         return [parse_stripe(body, lower.get("stripe-signature"), secrets, now=now)]
     if provider == "gocardless":
-        from cashline.adapters.webhooks.gocardless_events import parse_gocardless
+        from cashline.adapters.webhooks.gocardless_events import parse_gocardless  # deferred: gocardless_pro
 
         return parse_gocardless(body, lower.get("webhook-signature"), secrets)
-    from cashline.adapters.webhooks.paypal_events import parse_paypal
+    from cashline.adapters.webhooks.paypal_events import parse_paypal  # deferred: cryptography
 
     return [
         parse_paypal(
@@ -196,6 +201,7 @@ def _gocardless_details(
     """GoCardless events carry only links: the amount comes from its API, with the tenant's token."""
 
     def fetch(event: PaymentEvent) -> PaymentEvent:
+        # Deferred: the GoCardless adapter loads the gocardless_pro SDK.
         from cashline.adapters.webhooks.gocardless_events import (
             fetch_gocardless_payment,
             with_payment_details,

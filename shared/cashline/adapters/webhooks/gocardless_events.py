@@ -26,8 +26,9 @@ from cashline.adapters.webhooks.stripe_events import (
     validation_message,
 )
 from cashline.domain.money import CurrencyError, normalize_currency
+from cashline.domain.payments import PaymentMethod, PaymentSource
 from cashline.schemas.common import MAX_MINOR_UNITS
-from cashline.schemas.payment_events import EventAction, PaymentEvent, PaymentMethod, PaymentSource
+from cashline.schemas.payment_events import EventAction, PaymentEvent
 
 Fields = dict[str, Any]
 

@@ -34,16 +34,10 @@ from pydantic import ValidationError
 
 from cashline.adapters.webhooks import MalformedEventError, SignatureError
 from cashline.domain.money import CurrencyError, currency_exponent, normalize_currency
+from cashline.domain.payments import PaymentMethod, PaymentSource
 from cashline.ids import is_id_of
 from cashline.schemas.common import MAX_MINOR_UNITS
-from cashline.schemas.payment_events import (
-    EventAction,
-    Payer,
-    PaymentEvent,
-    PaymentMethod,
-    PaymentSource,
-    Targets,
-)
+from cashline.schemas.payment_events import EventAction, Payer, PaymentEvent, Targets
 
 __all__ = [
     "DEFAULT_ALLOWED_CERT_HOSTS",

@@ -60,7 +60,7 @@ def extract_invoice_xml(data: bytes) -> bytes:
             f"PDF is larger than {MAX_PDF_BYTES // (1024 * 1024)} MB", limit=MAX_PDF_BYTES
         )
     _refuse_absurd_counts(data)
-    # Imported here: pypdf costs ~40 ms of cold start that only PDF imports should pay.
+    # Deferred: pypdf costs ~40 ms of cold start that only PDF imports should pay.
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError
 

@@ -10,7 +10,7 @@ the webhook and the sweep may race and one of them wins, never both.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from cashline.dal.financing_repository import FinancingRepository, installment_day
 from cashline.dal.payment_repository import PaymentWrites
@@ -19,9 +19,8 @@ from cashline.errors import NotFoundError
 from cashline.ids import is_id_of
 from cashline.observability import logger
 from cashline.schemas.payment_events import PaymentEvent
-
-if TYPE_CHECKING:
-    from cashline.services.payments import Context
+from cashline.services.debits import complete_if_repaid, record_outcome, settle_outcome
+from cashline.services.payments.context import Context, add_alert
 
 plans = FinancingRepository()
 WAITING = frozenset({InstallmentStatus.PROCESSING, InstallmentStatus.RETRYING, InstallmentStatus.SCHEDULED})
@@ -39,8 +38,7 @@ def _installment(ctx: Context, event: PaymentEvent) -> Installment | None:
 
 
 def installment_paid(ctx: Context, event: PaymentEvent) -> Installment | None:
-    from cashline.services.debits import _complete_if_repaid
-
+    """Settle the installment a succeeded debit names; None when the event names none Cashline has."""
     installment = _installment(ctx, event)
     if installment is None:
         logger.warning("payment names an unknown installment", event_id=event.event_id)
@@ -56,7 +54,7 @@ def installment_paid(ctx: Context, event: PaymentEvent) -> Installment | None:
         failure_reason=None,
         phase="start",
     )
-    plans.record_outcome(
+    record_outcome(
         ctx.tenant_id,
         paid,
         retry_instant=None,
@@ -65,16 +63,15 @@ def installment_paid(ctx: Context, event: PaymentEvent) -> Installment | None:
         plan_status=None,
         now=ctx.now,
     )
-    _complete_if_repaid(ctx.tenant_id, installment.plan_id, ctx.now)
+    complete_if_repaid(ctx.tenant_id, installment.plan_id, ctx.now)
     return paid
 
 
 def installment_failed(ctx: Context, event: PaymentEvent, writes: PaymentWrites) -> None:
     """A failed debit goes the way the sweep sends it (a retry, or arrears); a failure after it was
     paid takes the amount back from the plan and puts it in arrears. Both raise an alert."""
+    # Deferred: the processor SDKs (stripe, gocardless_pro) behind DebitResult are not for cold start.
     from cashline.adapters.processors import DebitResult
-    from cashline.services.debits import settle_outcome
-    from cashline.services.payments import add_alert
 
     installment = _installment(ctx, event)
     if installment is None:
@@ -100,7 +97,7 @@ def installment_failed(ctx: Context, event: PaymentEvent, writes: PaymentWrites)
             status=InstallmentStatus.FAILED,
             failure_reason=event.failure_reason or "late failure",
         )
-        plans.record_outcome(
+        record_outcome(
             ctx.tenant_id,
             reopened,
             retry_instant=None,
