@@ -30,11 +30,13 @@ def main() -> None:
         "",
         f"floor (`import {FLOOR}`): {baseline:.0f} ms",
         "",
-        "| module | Lambda functions | import ms | x floor | target |",
-        "|---|---|---:|---:|---:|",
+        "| module | Lambda functions | import ms | x floor | target | first event x floor |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| `{f.module}` | {f.functions} | {f.median_ms:.0f} | {f.ratio_to_floor:.2f} | {f.target:.1f} |"
+        f"| `{f.module}` | {f.functions} | {f.median_ms:.0f} | {f.ratio_to_floor:.2f} | {f.target:.1f} | "
+        + ("-" if f.first_event_ratio is None else f"{f.first_event_ratio:.2f}")
+        + " |"
         for f in imports
     ]
 

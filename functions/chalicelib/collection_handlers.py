@@ -7,20 +7,23 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
-from cashline.adapters.messaging import parse_ses_notification
-from cashline.services.collections.context import CollectionRuntime
-from cashline.services.collections.feedback import record_feedback
-from cashline.services.collections.sweep import run_steps
-from cashline.services.collections.tasks import run_task_reminders
 from chalicelib.collection_runtime import api_collection_runtime, scheduler_collection_runtime
-from chalicelib.runtime import api_ready, handler_clock
+from chalicelib.runtime import api_ready, deferred, handler_clock
 from chalicelib.schedule_ticks import sweep_tick
 from chalicelib.sqs_batches import each_message
 
-if TYPE_CHECKING:  # the settings models are imported on the first event (cashline.config)
+if TYPE_CHECKING:  # the settings models and the services are imported on the first event
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+    from cashline.adapters import messaging
     from cashline.config import SchedulerSettings
+    from cashline.services.collections import feedback, sweep, tasks
+    from cashline.services.collections.context import CollectionRuntime
+else:
+    messaging = deferred("cashline.adapters.messaging")
+    feedback = deferred("cashline.services.collections.feedback")
+    sweep = deferred("cashline.services.collections.sweep")
+    tasks = deferred("cashline.services.collections.tasks")
 
 collection_handlers = Blueprint(__name__)
 
@@ -33,7 +36,7 @@ DELIVERY_FEEDBACK_QUEUE = "cashline-delivery-feedback"
     description="Send the collection reminders that are due (in each debtor's business hours)",
 )
 def collection_steps(event: CloudWatchEvent) -> dict[str, Any]:
-    return sweep_tick(event, "sent", run_steps, runtime=_runtime)
+    return sweep_tick(event, "sent", sweep.run_steps, runtime=_runtime)
 
 
 @collection_handlers.schedule(
@@ -42,7 +45,7 @@ def collection_steps(event: CloudWatchEvent) -> dict[str, Any]:
     description="E-mail each call task's assignee on the task's day",
 )
 def task_reminders(event: CloudWatchEvent) -> dict[str, Any]:
-    return sweep_tick(event, "reminded", run_task_reminders, runtime=_runtime)
+    return sweep_tick(event, "reminded", tasks.run_task_reminders, runtime=_runtime)
 
 
 def _runtime(_: SchedulerSettings) -> CollectionRuntime:
@@ -56,8 +59,8 @@ def delivery_feedback(event: SQSEvent) -> dict[str, Any]:
     runtime = api_collection_runtime()
 
     def apply(record: SQSRecord) -> None:
-        for feedback in parse_ses_notification(record.body):
-            record_feedback(feedback, runtime, now=handler_clock())
+        for report in messaging.parse_ses_notification(record.body):
+            feedback.record_feedback(report, runtime, now=handler_clock())
 
     # Every failed report goes back to the queue, also when the whole batch failed.
     return each_message(event, apply, raise_when_all_fail=False)

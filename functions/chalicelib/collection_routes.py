@@ -4,7 +4,7 @@ promises, /v1/letters, /v1/tasks, /v1/collection-messages and a counterparty's t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 from pydantic import BaseModel
@@ -42,12 +42,23 @@ from cashline.schemas.dunning import (
     TimelineEntryOutput,
     UpdateCampaignRequest,
 )
-from cashline.services import campaigns
-from cashline.services.collections import approvals, entry, promises, rendering, tasks
-from cashline.services.collections import stats as figures
 from chalicelib.collection_runtime import api_collection_runtime
 from chalicelib.http import Call, api_route
 from chalicelib.invoice_routes import actor_of
+from chalicelib.runtime import deferred
+
+if TYPE_CHECKING:
+    from cashline.services import campaigns
+    from cashline.services.collections import approvals, entry, promises, rendering, tasks
+    from cashline.services.collections import stats as figures
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    campaigns = deferred("cashline.services.campaigns")
+    approvals = deferred("cashline.services.collections.approvals")
+    entry = deferred("cashline.services.collections.entry")
+    promises = deferred("cashline.services.collections.promises")
+    rendering = deferred("cashline.services.collections.rendering")
+    tasks = deferred("cashline.services.collections.tasks")
+    figures = deferred("cashline.services.collections.stats")
 
 collection_api = Blueprint(__name__)
 TAG = "collection"

@@ -6,21 +6,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cashline.adapters.documents import DocumentStore
-from cashline.adapters.messaging import EmailChannel, SmsChannel
 from cashline.config import url_text
-from cashline.services.collections.context import CollectionRuntime
-from chalicelib.runtime import api_ready, handler_clock, scheduler_ready
+from chalicelib.runtime import api_ready, deferred, handler_clock, scheduler_ready
 
-if TYPE_CHECKING:  # the settings models are imported on the first event (cashline.config)
+if TYPE_CHECKING:  # the settings models, adapters and services are imported on the first event
+    from cashline.adapters import documents, messaging
     from cashline.config import ApiSettings, SchedulerSettings
+    from cashline.services.collections import context
+else:
+    documents = deferred("cashline.adapters.documents")
+    messaging = deferred("cashline.adapters.messaging")
+    context = deferred("cashline.services.collections.context")
 
 
-def runtime_for(settings: ApiSettings | SchedulerSettings) -> CollectionRuntime:
+def runtime_for(settings: ApiSettings | SchedulerSettings) -> context.CollectionRuntime:
     endpoint = url_text(settings.aws_endpoint)
     outbox = Path(settings.outbox_dir) if settings.outbox_dir else None
-    return CollectionRuntime(
-        email=EmailChannel(
+    return context.CollectionRuntime(
+        email=messaging.EmailChannel(
             sender=settings.mail_from,
             region=settings.region,
             endpoint=endpoint,
@@ -28,22 +31,24 @@ def runtime_for(settings: ApiSettings | SchedulerSettings) -> CollectionRuntime:
             configuration_set=settings.ses_configuration_set,
             clock=handler_clock,
         ),
-        sms=SmsChannel(
+        sms=messaging.SmsChannel(
             region=settings.region,
             endpoint=endpoint,
             sender_id=settings.sms_sender_id,
             outbox=outbox,
             clock=handler_clock,
         ),
-        documents=DocumentStore(settings.documents_bucket, region=settings.region, endpoint=endpoint),
+        documents=documents.DocumentStore(
+            settings.documents_bucket, region=settings.region, endpoint=endpoint
+        ),
     )
 
 
 @lru_cache(maxsize=1)
-def api_collection_runtime() -> CollectionRuntime:
+def api_collection_runtime() -> context.CollectionRuntime:
     return runtime_for(api_ready())
 
 
 @lru_cache(maxsize=1)
-def scheduler_collection_runtime() -> CollectionRuntime:
+def scheduler_collection_runtime() -> context.CollectionRuntime:
     return runtime_for(scheduler_ready())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
@@ -14,8 +14,13 @@ from cashline.schemas.parties import (
     CreateCounterpartyRequest,
     UpdateCounterpartyRequest,
 )
-from cashline.services import counterparties
 from chalicelib.http import Call, api_route
+from chalicelib.runtime import deferred
+
+if TYPE_CHECKING:
+    from cashline.services import counterparties
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    counterparties = deferred("cashline.services.counterparties")
 
 counterparty_api = Blueprint(__name__)
 TAG = "counterparties"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
-from cashline.adapters.mailer import read_outbox
 from cashline.domain.access import Role
 from cashline.errors import NotFoundError
 from cashline.schemas.financing import OutboxOutput
 from chalicelib.http import Call, api_route
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, deferred
+
+if TYPE_CHECKING:
+    from cashline.adapters import mailer
+else:  # imported by the first request (chalicelib.runtime.deferred)
+    mailer = deferred("cashline.adapters.mailer")
 
 dev_api = Blueprint(__name__)
 
@@ -30,4 +34,4 @@ def outbox(call: Call[Any, Any]) -> OutboxOutput:
     settings = api_ready()
     if settings.stage not in {"local", "test"} or not settings.outbox_dir:
         raise NotFoundError("no such route")
-    return OutboxOutput(data=read_outbox(Path(settings.outbox_dir), call.tenant_id))
+    return OutboxOutput(data=mailer.read_outbox(Path(settings.outbox_dir), call.tenant_id))

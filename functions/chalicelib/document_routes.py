@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
 from cashline.domain.access import Role
+from cashline.domain.filetypes import EINVOICE_CONTENT_TYPES
 from cashline.schemas.documents import (
     CsvImportQuery,
     DownloadOutput,
@@ -18,10 +19,16 @@ from cashline.schemas.documents import (
     UploadOutput,
 )
 from cashline.schemas.invoices import DocumentOutput, InvoiceOutput
-from cashline.services import bulk, documents, einvoice_import
 from chalicelib.http import Call, RawOutput, api_route
 from chalicelib.invoice_routes import actor_of, invoice_filter
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, deferred
+
+if TYPE_CHECKING:
+    from cashline.services import bulk, documents, einvoice_import
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    bulk = deferred("cashline.services.bulk")
+    documents = deferred("cashline.services.documents")
+    einvoice_import = deferred("cashline.services.einvoice_import")
 
 document_api = Blueprint(__name__)
 TAG = "documents and imports"
@@ -92,7 +99,7 @@ def get_document(call: Call[Any, Any]) -> DownloadOutput:
     status=201,
     idempotent=True,
     tag=TAG,
-    accepts=tuple(einvoice_import.CONTENT_TYPES),
+    accepts=tuple(EINVOICE_CONTENT_TYPES),
 )
 def import_einvoice(call: Call[Any, ImportQuery]) -> InvoiceOutput:
     view = einvoice_import.import_einvoice(

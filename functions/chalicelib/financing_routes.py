@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
@@ -15,17 +15,21 @@ from cashline.schemas.financing import (
     QuoteOutput,
     QuoteRequest,
 )
-from cashline.services import financing
-from cashline.services.financing import PlanRequest
 from chalicelib.http import Call, api_route
 from chalicelib.invoice_routes import actor_of
+from chalicelib.runtime import deferred
+
+if TYPE_CHECKING:
+    from cashline.services import financing
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    financing = deferred("cashline.services.financing")
 
 financing_api = Blueprint(__name__)
 TAG = "financing"
 
 
-def _plan_request(body: FinancingRequest) -> PlanRequest:
-    return PlanRequest(
+def _plan_request(body: FinancingRequest) -> financing.PlanRequest:
+    return financing.PlanRequest(
         payout_date=body.payout_date, installments=body.installments, first_debit_date=body.first_debit_date
     )
 

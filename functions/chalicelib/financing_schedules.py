@@ -3,15 +3,22 @@ scheduled functions do not pay the processor SDKs' import at cold start."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
-from cashline.adapters.mailer import Mailer
-from cashline.config import SchedulerSettings, url_text
-from cashline.services.debit_reminders import run_reminders
-from cashline.services.debits import DebitRuntime, mailer_for, run_debits, run_payouts
+from cashline.config import url_text
+from chalicelib.runtime import deferred
 from chalicelib.schedule_ticks import sweep_tick
+
+if TYPE_CHECKING:  # the settings models and the services are imported on the first tick
+    from cashline.adapters.mailer import Mailer
+    from cashline.config import SchedulerSettings
+    from cashline.services import debit_reminders as reminders
+    from cashline.services import debits
+else:
+    reminders = deferred("cashline.services.debit_reminders")
+    debits = deferred("cashline.services.debits")
 
 financing_schedules = Blueprint(__name__)
 
@@ -22,7 +29,7 @@ financing_schedules = Blueprint(__name__)
     description="Pay suppliers of financed bills on their payout date",
 )
 def financing_payouts(event: CloudWatchEvent) -> dict[str, Any]:
-    return sweep_tick(event, "payouts", run_payouts)
+    return sweep_tick(event, "payouts", debits.run_payouts)
 
 
 @financing_schedules.schedule(
@@ -31,7 +38,7 @@ def financing_payouts(event: CloudWatchEvent) -> dict[str, Any]:
     description="Start (or retry, or follow up) the installment debits that are due",
 )
 def installment_debits(event: CloudWatchEvent) -> dict[str, Any]:
-    return sweep_tick(event, "debits", run_debits, runtime=DebitRuntime)
+    return sweep_tick(event, "debits", debits.run_debits, runtime=debits.DebitRuntime)
 
 
 @financing_schedules.schedule(
@@ -40,8 +47,8 @@ def installment_debits(event: CloudWatchEvent) -> dict[str, Any]:
     description="E-mail each tenant a few days before its debits, one e-mail per debit day",
 )
 def debit_reminders(event: CloudWatchEvent) -> dict[str, Any]:
-    return sweep_tick(event, "reminders", run_reminders, mailer=_mailer)
+    return sweep_tick(event, "reminders", reminders.run_reminders, mailer=_mailer)
 
 
 def _mailer(settings: SchedulerSettings) -> Mailer:
-    return mailer_for(settings, settings, url_text(settings.aws_endpoint))
+    return debits.mailer_for(settings, settings, url_text(settings.aws_endpoint))

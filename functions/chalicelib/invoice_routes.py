@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
@@ -17,9 +17,15 @@ from cashline.schemas.invoices import (
     InvoiceListQuery,
     InvoiceOutput,
 )
-from cashline.services import invoices
-from cashline.services.payments import credit
 from chalicelib.http import Call, api_route
+from chalicelib.runtime import deferred
+
+if TYPE_CHECKING:
+    from cashline.services import invoices
+    from cashline.services.payments import credit
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    invoices = deferred("cashline.services.invoices")
+    credit = deferred("cashline.services.payments.credit")
 
 invoice_api = Blueprint(__name__)
 TAG = "invoices"

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import Blueprint, CloudWatchEvent, Rate, SQSEvent
 
-from cashline.services.alerts import deliver_now, run_alert_outbox
-from cashline.services.webhooks import process_message
 from chalicelib.payment_runtime import alert_runtime_for, api_alert_runtime, intake_runtime
-from chalicelib.runtime import handler_clock
+from chalicelib.runtime import deferred, handler_clock
 from chalicelib.schedule_ticks import sweep_tick
+from chalicelib.sqs_batches import each_message
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from cashline.services import alerts, webhooks
+else:  # imported by the first message or tick (chalicelib.runtime.deferred)
+    alerts = deferred("cashline.services.alerts")
+    webhooks = deferred("cashline.services.webhooks")
 
 payment_handlers = Blueprint(__name__)
 
@@ -29,18 +33,11 @@ def webhook_event_received(event: SQSEvent) -> dict[str, Any]:
     def apply(record: SQSRecord) -> None:
         now = handler_clock()
         attempt = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount") or 1)
-        _, alerts = process_message(record.body, runtime, now=now, delivery_attempt=attempt)
-        deliver_now(alerts, api_alert_runtime(), now=now)
+        _, delivered = webhooks.process_message(record.body, runtime, now=now, delivery_attempt=attempt)
+        alerts.deliver_now(delivered, api_alert_runtime(), now=now)
 
-    response = process_partial_response(
-        event=event.to_dict(),
-        record_handler=apply,
-        # Report every failed message, also when all of a batch failed, instead of raising: the
-        # event source then retries exactly those (ReportBatchItemFailures).
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=cast(LambdaContext, event.context),
-    )
-    return dict(response)
+    # Every failed message goes back to the queue, also when the whole batch failed.
+    return each_message(event, apply, raise_when_all_fail=False)
 
 
 @payment_handlers.schedule(
@@ -49,4 +46,4 @@ def webhook_event_received(event: SQSEvent) -> dict[str, Any]:
     description="Deliver alerts not delivered at once, and the outbound webhook retries that fell due",
 )
 def alert_deliveries(event: CloudWatchEvent) -> dict[str, Any]:
-    return sweep_tick(event, "delivered", run_alert_outbox, runtime=alert_runtime_for)
+    return sweep_tick(event, "delivered", alerts.run_alert_outbox, runtime=alert_runtime_for)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
-from cashline.dal.payment_repository import PaymentFilter
-from cashline.dal.payment_settings import PaymentSettings, get_payment_settings
 from cashline.domain.access import Role
 from cashline.domain.payments import PaymentSource
 from cashline.ids import new_id
@@ -23,15 +21,27 @@ from cashline.schemas.payments import (
     RecordPaymentRequest,
     RotateSecretRequest,
 )
-from cashline.services import connections, webhooks
-from cashline.services.alerts import deliver_now
-from cashline.services.connections import Connection
-from cashline.services.payments import manual, settings
-from cashline.services.payments.context import context_for
 from chalicelib.http import Call, api_route
 from chalicelib.invoice_routes import actor_of
 from chalicelib.payment_runtime import api_alert_runtime, intake_runtime
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, deferred
+
+if TYPE_CHECKING:
+    from cashline.dal import payment_repository, payment_settings
+    from cashline.dal.payment_settings import PaymentSettings
+    from cashline.services import alerts, connections, webhooks
+    from cashline.services.connections import Connection
+    from cashline.services.payments import context as payment_context
+    from cashline.services.payments import manual, settings
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    payment_repository = deferred("cashline.dal.payment_repository")
+    payment_settings = deferred("cashline.dal.payment_settings")
+    alerts = deferred("cashline.services.alerts")
+    connections = deferred("cashline.services.connections")
+    webhooks = deferred("cashline.services.webhooks")
+    payment_context = deferred("cashline.services.payments.context")
+    manual = deferred("cashline.services.payments.manual")
+    settings = deferred("cashline.services.payments.settings")
 
 payment_api = Blueprint(__name__)
 TAG = "payments"
@@ -171,7 +181,7 @@ for _provider in ("stripe", "gocardless", "paypal"):
 )
 def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
     body = call.body
-    ctx = context_for(call.tenant_id, now=call.now, actor=actor_of(call))
+    ctx = payment_context.context_for(call.tenant_id, now=call.now, actor=actor_of(call))
     source = PaymentSource(body.source)
     event = manual.manual_event(
         source=source,
@@ -194,7 +204,7 @@ def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
         counterparty_id=body.counterparty_id,
         direction=body.direction,
     )
-    deliver_now(ctx.committed_alerts, api_alert_runtime(), now=call.now)
+    alerts.deliver_now(ctx.committed_alerts, api_alert_runtime(), now=call.now)
     return Payment.of(payment)
 
 
@@ -211,7 +221,7 @@ def record_payment(call: Call[RecordPaymentRequest, Any]) -> Payment:
 )
 def list_payments(call: Call[Any, PaymentsQuery]) -> PageOutput[Payment]:
     q = call.query
-    flt = PaymentFilter(
+    flt = payment_repository.PaymentFilter(
         status=q.status.value if q.status else None,
         kind=q.kind.value if q.kind else None,
         source=q.source.value if q.source else None,
@@ -251,7 +261,7 @@ def get_payment(call: Call[Any, Any]) -> Payment:
     tag=TAG,
 )
 def allocate_payment(call: Call[AllocateRequest, Any]) -> Payment:
-    ctx = context_for(call.tenant_id, now=call.now, actor=actor_of(call))
+    ctx = payment_context.context_for(call.tenant_id, now=call.now, actor=actor_of(call))
     shares = [(item.invoice_id, item.amount) for item in call.body.allocations]
     return Payment.of(manual.assign(ctx, call.path["payment_id"], shares))
 
@@ -278,7 +288,7 @@ def _settings_item(settings: PaymentSettings, *, secret: str | None = None) -> P
     tag=TAG,
 )
 def get_settings(call: Call[Any, Any]) -> PaymentSettingsItem:
-    return _settings_item(get_payment_settings(call.tenant_id))
+    return _settings_item(payment_settings.get_payment_settings(call.tenant_id))
 
 
 @api_route(

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cashline.adapters.event_bus import EventPublisher
-from cashline.adapters.secrets import SecretStore
-from cashline.config import AlertSettings, ApiSettings, SchedulerSettings, url_text
-from cashline.services.alerts import AlertRuntime
-from cashline.services.debits import mailer_for
-from cashline.services.webhooks import IntakeRuntime
-from chalicelib.runtime import api_ready
+from cashline.config import url_text
+from chalicelib.runtime import api_ready, deferred
+
+if TYPE_CHECKING:  # the settings models, services and adapters are imported on the first event
+    from cashline.adapters import event_bus, secrets
+    from cashline.config import AlertSettings, ApiSettings, SchedulerSettings
+    from cashline.services import alerts, debits, webhooks
+else:
+    event_bus = deferred("cashline.adapters.event_bus")
+    secrets = deferred("cashline.adapters.secrets")
+    alerts = deferred("cashline.services.alerts")
+    debits = deferred("cashline.services.debits")
+    webhooks = deferred("cashline.services.webhooks")
 
 
-def secret_store(settings: AlertSettings, region: str) -> SecretStore:
-    return SecretStore(
+def secret_store(settings: AlertSettings, region: str) -> secrets.SecretStore:
+    return secrets.SecretStore(
         prefix=settings.secrets_prefix, region=region, endpoint=url_text(settings.aws_endpoint)
     )
 
 
 @lru_cache(maxsize=1)
-def intake_runtime() -> IntakeRuntime:
+def intake_runtime() -> webhooks.IntakeRuntime:
     settings: ApiSettings = api_ready()
-    return IntakeRuntime(
+    return webhooks.IntakeRuntime(
         secrets=secret_store(settings, settings.region),
         bucket=settings.documents_bucket,
         queue_url=settings.webhook_queue_url,
@@ -33,16 +40,18 @@ def intake_runtime() -> IntakeRuntime:
     )
 
 
-def alert_runtime_for(settings: SchedulerSettings | ApiSettings) -> AlertRuntime:
+def alert_runtime_for(settings: SchedulerSettings | ApiSettings) -> alerts.AlertRuntime:
     endpoint = url_text(settings.aws_endpoint)
-    return AlertRuntime(
-        publisher=EventPublisher(settings.event_bus_name, region=settings.region, endpoint=endpoint),
-        mailer=mailer_for(settings, settings, endpoint),
+    return alerts.AlertRuntime(
+        publisher=event_bus.EventPublisher(
+            settings.event_bus_name, region=settings.region, endpoint=endpoint
+        ),
+        mailer=debits.mailer_for(settings, settings, endpoint),
         secrets=secret_store(settings, settings.region),
         allow_private_webhooks=settings.allow_private_webhooks,
     )
 
 
 @lru_cache(maxsize=1)
-def api_alert_runtime() -> AlertRuntime:
+def api_alert_runtime() -> alerts.AlertRuntime:
     return alert_runtime_for(api_ready())

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 from pydantic import BaseModel
 
-from cashline.dal.risk_repository import Risk
 from cashline.domain.access import Role, Tenant, today_for
 from cashline.domain.risk import Assessment
 from cashline.schemas.common import ListQuery
@@ -41,11 +40,20 @@ from cashline.schemas.insight import (
     SummaryQuery,
     WeekOutput,
 )
-from cashline.services import fx, insight, reports, risk, statements
-from cashline.services.documents import store_for
-from cashline.services.tenancy import tenants
 from chalicelib.http import Call, api_route
-from chalicelib.runtime import api_ready
+from chalicelib.runtime import api_ready, deferred
+
+if TYPE_CHECKING:
+    from cashline.dal.risk_repository import Risk
+    from cashline.services import documents, fx, insight, reports, risk, statements, tenancy
+else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    documents = deferred("cashline.services.documents")
+    fx = deferred("cashline.services.fx")
+    insight = deferred("cashline.services.insight")
+    reports = deferred("cashline.services.reports")
+    risk = deferred("cashline.services.risk")
+    statements = deferred("cashline.services.statements")
+    tenancy = deferred("cashline.services.tenancy")
 
 report_api = Blueprint(__name__)
 TAG = "reports"
@@ -69,7 +77,7 @@ def _report_get(
 
 def _tenant_today(call: Call[Any, Any]) -> tuple[Tenant, date]:
     """The caller's tenant and the business day it is there (reports are as of the tenant's day)."""
-    tenant = tenants.get(call.tenant_id)
+    tenant = tenancy.tenants.get(call.tenant_id)
     return tenant, today_for(tenant, call.now)
 
 
@@ -280,7 +288,7 @@ def create_statement(call: Call[StatementRequest, Any]) -> StatementOutput:
         fmt=b.format,
         language=b.language,
         currency=b.currency,
-        store=store_for(api_ready()),
+        store=documents.store_for(api_ready()),
         now=call.now,
     )
     return StatementOutput(

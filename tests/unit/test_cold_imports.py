@@ -3,8 +3,8 @@ does not depend on how fast or how busy the machine is (bench/cold_imports.py gi
 
 Each handler module is imported in a fresh interpreter, as Lambda does, and the modules it pulled in
 are checked: heavy engines (templates, PDF, processor SDKs), the settings models and Powertools'
-batch utility wait for the first event; the authorizer imports only what an API-key lookup needs;
-a sweep's handler does not import the services of other concerns.
+batch utility wait for the first event, and so does every service a handler or route uses
+(chalicelib.runtime.deferred); the authorizer imports only what an API-key lookup needs.
 """
 
 from __future__ import annotations
@@ -46,11 +46,6 @@ def pulled(module: str, forbidden: tuple[str, ...]) -> list[str]:
     return sorted(f for f in forbidden if any(m == f or m.startswith(f + ".") for m in loaded))
 
 
-def _waiting_for(owner_change: str) -> pytest.MarkDecorator:
-    # Strict: once the owner's change lands this passes, and the marker must go.
-    return pytest.mark.xfail(strict=True, reason=f"issue 12 in progress: {owner_change}")
-
-
 HANDLERS = list(HANDLER_MODULES)
 
 
@@ -59,44 +54,26 @@ def test_no_handler_module_imports_a_heavy_engine(module: str) -> None:
     assert pulled(module, ENGINES) == []
 
 
-SETTINGS_AT_IMPORT = {
-    "app": "the handler modules below, and services.debits/documents/health importing settings models",
-    "chalicelib.financing_schedules": "its SchedulerSettings and services.debits' under TYPE_CHECKING",
-    "chalicelib.payment_handlers": "services.debits and chalicelib.payment_runtime: under TYPE_CHECKING",
-    "chalicelib.statement_schedules": "SchedulerSettings under TYPE_CHECKING; services.documents",
-}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=_waiting_for(SETTINGS_AT_IMPORT[m])) if m in SETTINGS_AT_IMPORT else m
-        for m in HANDLERS
-    ],
-)
+@pytest.mark.parametrize("module", HANDLERS)
 def test_settings_models_wait_for_the_first_event(module: str) -> None:
     assert pulled(module, SETTINGS) == []
 
 
-BATCH_AT_IMPORT = (
-    "app",
-    "chalicelib.payment_handlers",
-)
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m, marks=_waiting_for("queue handlers answer through chalicelib.sqs_batches.each_message")
-        )
-        if m in BATCH_AT_IMPORT
-        else m
-        for m in HANDLERS
-    ],
-)
+@pytest.mark.parametrize("module", HANDLERS)
 def test_the_batch_utility_waits_for_the_first_message(module: str) -> None:
     assert pulled(module, BATCH) == []
+
+
+# What a handler module may import of the services at cold start: the authorizer's key lookup and
+# the sweep loop every schedule handler shares (chalicelib.schedule_ticks). Everything else is named
+# `deferred` (chalicelib.runtime) and imported by the first event that uses it.
+AT_COLD_START = {"cashline.services", "cashline.services.authentication", "cashline.services.sweeps"}
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_services_wait_for_the_first_event_that_uses_them(module: str) -> None:
+    loaded = imported_by(module)
+    assert sorted(m for m in loaded if m.startswith("cashline.services") and m not in AT_COLD_START) == []
 
 
 def test_the_authorizer_imports_only_what_a_key_lookup_needs() -> None:

@@ -12,6 +12,9 @@ ALLOWED_UPLOAD_TYPES = {
     "text/xml": "xml",
 }
 EXTENSIONS = {"pdf": "pdf", "png": "png", "jpeg": "jpg", "xml": "xml"}
+# What `POST /v1/invoices/import` accepts: here, not in the service, because the route declares it at
+# import and the API function must not import the e-invoice parsers at cold start.
+EINVOICE_CONTENT_TYPES = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
 
 
 def sniff(head: bytes) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cashline.adapters.mailer import Mailer
-from cashline.config import DebitSettings, MailSettings, StageSettings, url_text
+from cashline.config import url_text
 from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.daily_totals import DayDelta
 from cashline.dal.financing_repository import (
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         DebitTimeoutError,
         ProcessorUnavailableError,
     )
+    from cashline.config import DebitSettings, MailSettings, StageSettings
 
     Outcome = DebitResult | DebitRefusedError | DebitTimeoutError | ProcessorUnavailableError
 

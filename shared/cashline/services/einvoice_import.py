@@ -26,6 +26,7 @@ from cashline.domain.einvoice import (
     is_header_only,
     parse_einvoice,
 )
+from cashline.domain.filetypes import EINVOICE_CONTENT_TYPES
 from cashline.domain.invoices import (
     Direction,
     Document,
@@ -49,7 +50,6 @@ from cashline.services.counterparties import checked_fields
 from cashline.services.tenancy import tenants
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024  # under Lambda's 6 MB payload once API Gateway has base64-encoded a PDF
-CONTENT_TYPES = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
 
 
 def _direction(tenant: Tenant, document: EInvoice, hint: Direction | None) -> Direction:
@@ -192,7 +192,7 @@ def read_document(data: bytes, content_type: str) -> EInvoice:
         raise ValidationError("the body is empty: send the e-invoice file itself", field="body")
     if len(data) > MAX_IMPORT_BYTES:
         raise PayloadTooLargeError(f"the file is over {megabytes(MAX_IMPORT_BYTES)}", field="body")
-    if content_type not in CONTENT_TYPES:
+    if content_type not in EINVOICE_CONTENT_TYPES:
         raise ValidationError("send application/xml or application/pdf", field="Content-Type")
     archive = compressed_format(data)
     if archive:

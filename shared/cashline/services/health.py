@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cashline.config import ApiSettings
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from cashline.adapters.aws import bucket_reachable
-from cashline.config import ApiSettings, url_text
+from cashline.config import url_text
 from cashline.dal.access_repository import ping_table
 from cashline.observability import logger
 
