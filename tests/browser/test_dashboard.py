@@ -232,9 +232,14 @@ class Watch:
 
 
 def _wait(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition, message=what)
+    # A list re-rendered between finding its rows and reading them (a slow machine makes that window
+    # wide) leaves stale elements: that is "not yet", so the wait polls again.
+    return WebDriverWait(
+        driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition, message=what)
 
 
 def _idle(driver: Any) -> bool:
