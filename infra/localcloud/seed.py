@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from cashline.domain.access import Role
+from cashline.domain.dunning import CollectionSettings
 from cashline.domain.invoices import Direction, InvoiceStatus, LineInput, NewInvoice
 from cashline.domain.plans import DebitMethod, FinancingSettings
 from cashline.services.access import TenantSettings, create_api_key, create_tenant
@@ -287,7 +288,7 @@ def _seed_insight(tenant_id: str, now: datetime) -> None:
     )
     campaigns.save_settings(
         tenant_id,
-        campaigns.CollectionSettings(
+        CollectionSettings(
             default_campaign_id=plan.campaign_id,
             default_assignee="collections@nordlicht.example",
             creditor={"email": "buchhaltung@nordlicht.example", "iban": "DE89370400440532013000"},

@@ -31,10 +31,6 @@ dunning = DunningRepository()
 parties = CounterpartyRepository()
 
 
-# CollectionSettings lives in domain.dunning; infra/localcloud/seed.py still names it from here.
-__all__ = ["CollectionSettings"]
-
-
 def _checked(tenant_id: str, steps: tuple[Step, ...]) -> tuple[Step, ...]:
     try:
         check_steps(steps)
