@@ -282,9 +282,19 @@ def _select(driver: Any, element_id: str, value: str) -> None:
     Select(driver.find_element(By.ID, element_id)).select_by_value(value)
 
 
+# A chart redraws itself a moment after the window changes width; until every drawn chart has been
+# drawn for the window's width, reading a chart could read one that is being replaced.
+CHARTS_CAUGHT_UP = """
+const width = String(window.innerWidth);
+const charts = [...document.querySelectorAll("[data-drawn-width]")];
+return charts.every((chart) => chart.dataset.drawnWidth === width);
+"""
+
+
 def _resize(driver: Any, width: int) -> None:
     driver.set_window_size(width, 900)
     _wait(driver, lambda d: d.execute_script("return window.innerWidth") <= width, f"a {width} px window")
+    _wait(driver, lambda d: d.execute_script(CHARTS_CAUGHT_UP), f"the charts drawn for a {width} px window")
 
 
 # Each card's figures: the box of what each one shows (its text, wherever it ended up) must stay

@@ -100,6 +100,14 @@
     return element;
   }
 
+  // A chart is drawn for one window width; it records that width so a resize redraws only the charts
+  // drawn for another one (and so a test can tell when every chart has caught up with the window).
+  function chartBox(id) {
+    const box = clear($(`#${id}`));
+    box.dataset.drawnWidth = String(window.innerWidth);
+    return box;
+  }
+
   // A data table in its own scrolling box: a wide one scrolls sideways, the page never does.
   function table(caption, headers, rows, options = {}) {
     return h("div", { class: "table-wrap" }, h(
@@ -349,7 +357,7 @@
     }
     for (const id of ["cards", "cards-notes", "by-method", "next-payments", "weeks-chart", "week-detail", "aging-chart", "aging-table",
       "cashflow-chart", "cashflow-basis", "invoice-list", "campaigns", "tasks"]) {
-      clear(document.getElementById(id));
+      delete clear(document.getElementById(id)).dataset.drawnWidth;
     }
     for (const status of document.querySelectorAll("#dashboard .status, #filters-message")) status.textContent = "";
     showSignIn(message, kind);
@@ -640,7 +648,7 @@
   }
 
   function renderWeeks() {
-    const container = clear($("#weeks-chart"));
+    const container = chartBox("weeks-chart");
     if (!state.weeks) return;
     const { weeks, byCurrency, direction } = state.weeks;
     const currencies = Object.keys(byCurrency).sort();
@@ -744,7 +752,7 @@
   }
 
   function renderAging() {
-    const container = clear($("#aging-chart"));
+    const container = chartBox("aging-chart");
     const tableBox = clear($("#aging-table"));
     const aging = state.aging;
     if (!aging) return;
@@ -822,7 +830,7 @@
   }
 
   function renderCashflow() {
-    const container = clear($("#cashflow-chart"));
+    const container = chartBox("cashflow-chart");
     const basisBox = clear($("#cashflow-basis"));
     const cashflow = state.cashflow;
     if (!cashflow) return;
@@ -1106,15 +1114,15 @@
     $("#invoices-more").addEventListener("click", () => loadInvoices(true));
 
     let resizeTimer = null;
-    let lastWidth = window.innerWidth;
+    const charts = [["weeks-chart", renderWeeks], ["aging-chart", renderAging], ["cashflow-chart", renderCashflow]];
     window.addEventListener("resize", () => {
       window.clearTimeout(resizeTimer);
       resizeTimer = window.setTimeout(() => {
-        if (window.innerWidth === lastWidth || state.key === null) return;
-        lastWidth = window.innerWidth;
-        renderWeeks();
-        renderAging();
-        renderCashflow();
+        if (state.key === null) return;
+        const width = String(window.innerWidth);
+        for (const [id, render] of charts) {
+          if ($(`#${id}`).dataset.drawnWidth !== width) render();
+        }
       }, 150);
     });
   }
