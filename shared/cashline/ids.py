@@ -29,6 +29,11 @@ PREFIXES = {
     "promise": "prm",
     "letter": "ltr",
     "task": "tsk",
+    "bank_account": "ba",
+    "bank_import": "bsi",
+    "bank_statement": "bst",
+    "bank_transaction": "btx",
+    "bank_discrepancy": "bdc",
 }
 
 

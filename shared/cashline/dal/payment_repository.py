@@ -29,6 +29,7 @@ from cashline.dal.payment_records import (
 )
 from cashline.dal.report_totals import PaymentKey, apply_payments, merge
 from cashline.dal.statement_records import activity_marker
+from cashline.dal.transactions import Stage
 from cashline.domain.invoices import DocumentKind, Invoice, InvoiceStatus
 from cashline.domain.payments import Payment, PaymentSource
 from cashline.errors import NotFoundError
@@ -167,6 +168,8 @@ class PaymentWrites:
     invoice_changes: list[InvoiceChange] = field(default_factory=list)
     credits: dict[TotalsKey, int] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
+    # Other entities' parts of the same change (a bank line marked matched with the payment it made).
+    also: list[Stage] = field(default_factory=list)
 
     def add_credit(self, key: TotalsKey, amount: int) -> None:
         self.credits[key] = self.credits.get(key, 0) + amount

@@ -127,6 +127,8 @@ def commit(ctx: Context, writes: PaymentWrites) -> None:
     )
     for alert in writes.alerts:
         work.add(partial(stage_alert, alert=alert))
+    for stage in writes.also:
+        work.add(stage)
     work.commit()
     ctx.committed_alerts.extend(writes.alerts)
     # Paid when the money arrived (its value date), not when it was recorded.
