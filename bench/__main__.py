@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.bank_costs import report_section as bank_section
 from bench.cold_imports import FLOOR
 from bench.cold_imports import measure as measure_imports
 from bench.collection_costs import measure_collections, per_reminder, sweep_notes
@@ -74,6 +75,9 @@ def main() -> None:
         lines += _payment_sections(app, ApiGateway(app), cloud)
         lines += _collection_sections(app, ApiGateway(app))
         lines += report_section(ApiGateway(app))
+        lines += bank_section(
+            [int(s) for s in os.environ.get("BENCH_BANK_INVOICES", "1000,10000,100000").split(",")]
+        )
     report = "\n".join(lines) + "\n"
     print(report)
     results = ROOT / "bench" / "results"

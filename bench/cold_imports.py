@@ -26,6 +26,7 @@ HANDLER_MODULES = {
     "chalicelib.payment_handlers": "WebhookEventReceived (SQS), AlertDeliveries (schedule)",
     "chalicelib.collection_handlers": "CollectionSteps, TaskReminders (schedules), DeliveryFeedback (SQS)",
     "chalicelib.statement_schedules": "MonthlyStatements (schedule)",
+    "chalicelib.bank_schedules": "BankMatch, PayoutBankCheck (schedules)",
 }
 # What the first event of a handler module's functions imports beyond the module itself (their
 # services, the settings models, Powertools' batch utility): the module is light because it defers
@@ -41,6 +42,7 @@ FIRST_EVENT = {
     "cashline.services.collections.tasks, cashline.services.collections.feedback, "
     "aws_lambda_powertools.utilities.batch",
     "chalicelib.statement_schedules": "cashline.services.statements",
+    "chalicelib.bank_schedules": "cashline.services.bank.matching, cashline.services.bank.bank_check_sweep",
 }
 RUNS = 7
 FLOOR = ", ".join(

@@ -7,6 +7,8 @@ from chalice.app import Chalice, ConvertToMiddleware
 from cashline.observability import logger, metrics
 from chalicelib.access_routes import access_api
 from chalicelib.auth import auth
+from chalicelib.bank_routes import bank_api
+from chalicelib.bank_schedules import bank_schedules
 from chalicelib.collection_handlers import collection_handlers
 from chalicelib.collection_routes import collection_api
 from chalicelib.counterparty_routes import counterparty_api
@@ -21,6 +23,7 @@ from chalicelib.invoice_routes import invoice_api
 from chalicelib.payment_handlers import payment_handlers
 from chalicelib.payment_routes import payment_api
 from chalicelib.queue_handlers import queues
+from chalicelib.reconciliation_routes import reconciliation_api
 from chalicelib.report_routes import report_api
 from chalicelib.scheduled import schedules
 from chalicelib.statement_schedules import statement_schedules
@@ -32,6 +35,8 @@ from chalicelib.statement_schedules import statement_schedules
 app = Chalice(app_name="cashline", configure_logs=False)
 # Factur-X imports arrive as PDF: API Gateway must pass them as bytes, not text.
 app.api.binary_types.append("application/pdf")
+# Bank files sent as octet-stream reach the import byte for byte, whatever their encoding.
+app.api.binary_types.append("application/octet-stream")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
@@ -45,6 +50,8 @@ app.register_blueprint(financing_api)
 app.register_blueprint(payment_api)
 app.register_blueprint(collection_api)
 app.register_blueprint(report_api)
+app.register_blueprint(bank_api)
+app.register_blueprint(reconciliation_api)
 app.register_blueprint(dashboard)
 app.register_blueprint(dev_api)
 app.register_blueprint(schedules)
@@ -53,5 +60,6 @@ app.register_blueprint(queues)
 app.register_blueprint(payment_handlers)
 app.register_blueprint(collection_handlers)
 app.register_blueprint(statement_schedules)
+app.register_blueprint(bank_schedules)
 # Last: it needs every declared route to know which methods a path lacks.
 answer_undeclared_methods(app)

@@ -62,6 +62,11 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "rates": [{"base": "EUR", "quote": "CHF", "rate": "0.93"}],
     },
     ("post", "/v1/counterparties/{counterparty_id}/statements"): {"from": "2026-01-01", "to": "2026-01-31"},
+    ("post", "/v1/bank-transactions/{transaction_id}/match"): {"proposal": 0},
+    ("post", "/v1/bank-transactions/{transaction_id}/ignore"): {"reason": "own transfer"},
+    ("post", "/v1/bank-transactions/{transaction_id}/unmatch"): {},
+    ("post", "/v1/bank-accounts"): {"name": "Hausbank", "currency": "EUR", "iban": "DE89370400440532013000"},
+    ("patch", "/v1/bank-accounts/{bank_account_id}"): {"version": 1},
 }
 # Bodies that are not a Cashline JSON model, and why an unknown field is not an error there.
 RAW_BODIES = {
@@ -72,6 +77,8 @@ RAW_BODIES = {
     # Files: an e-invoice (XML or PDF) and a CSV import, checked by their own parsers.
     ("post", "/v1/invoices/import"),
     ("post", "/v1/imports"),
+    # A bank file (camt XML, MT940, CSV): its format is read from the bytes by its own parsers.
+    ("post", "/v1/bank-statements"),
 }
 OUTSIDE = ["0001-01-01", "1969-12-31", "2101-01-01", "9999-12-31"]
 OUTSIDE_PERIODS = ["9999-12", "9999-W52", "0001-01", "1969-W01"]

@@ -121,6 +121,17 @@ def test_collection_schedule_events(chalice_app: Any, name: str, figure: str) ->
     assert set(result) == {"claimed", figure, "items_read"}
 
 
+def test_bank_match_schedule_event(chalice_app: Any) -> None:
+    result = chalice_app.handler_map["bank_match"](_event("schedule_bank_match.json"), lambda_context("bm"))
+    assert set(result) == {"claimed", "matched", "items_read"}
+
+
+def test_payout_bank_check_schedule_event(chalice_app: Any) -> None:
+    handler = chalice_app.handler_map["payout_bank_check"]
+    result = handler(_event("schedule_payout_bank_check.json"), lambda_context("pbc"))
+    assert set(result) == {"claimed", "flagged", "items_read"}
+
+
 def test_delivery_feedback_event_for_an_unknown_message_is_acknowledged(chalice_app: Any) -> None:
     result = chalice_app.handler_map["delivery_feedback"](
         _event("sqs_delivery_feedback.json"), lambda_context("df")

@@ -246,15 +246,24 @@
     }
   }
 
-  async function api(path, params = {}) {
+  // `send`: a POST's JSON body (and its Idempotency-Key); without it a GET.
+  async function api(path, params = {}, send = null) {
     const url = new URL(API_BASE + path, window.location.origin);
     for (const [name, value] of Object.entries(params)) {
       if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
     }
     const key = state.key;
+    const headers = { Authorization: `Bearer ${key}`, Accept: "application/json" };
+    const init = { headers, cache: "no-store" };
+    if (send) {
+      init.method = "POST";
+      init.body = JSON.stringify(send.body);
+      headers["Content-Type"] = "application/json";
+      if (send.idempotencyKey) headers["Idempotency-Key"] = send.idempotencyKey;
+    }
     let response;
     try {
-      response = await fetch(url, { headers: { Authorization: `Bearer ${key}`, Accept: "application/json" }, cache: "no-store" });
+      response = await fetch(url, init);
     } catch (error) {
       throw new ApiError(0, "the API could not be reached (network error)");
     }
@@ -356,7 +365,7 @@
       // storage blocked: nothing was kept
     }
     for (const id of ["cards", "cards-notes", "by-method", "next-payments", "weeks-chart", "week-detail", "aging-chart", "aging-table",
-      "cashflow-chart", "cashflow-basis", "invoice-list", "campaigns", "tasks"]) {
+      "cashflow-chart", "cashflow-basis", "invoice-list", "campaigns", "tasks", ...RECONCILIATION_BOXES]) {
       delete clear(document.getElementById(id)).dataset.drawnWidth;
     }
     for (const status of document.querySelectorAll("#dashboard .status, #filters-message")) status.textContent = "";
@@ -409,7 +418,7 @@
   // The weeks, the cash flow's weeks, days past due and today's tasks depend on which day it is:
   // they load once the summary has said which day the API counts as today, so a browser whose clock
   // or zone is off shows the same days as the figures (and a test can pin the day on the server).
-  const DAY_PANELS = ["weeks-panel", "cashflow-panel", "invoices-panel", "tasks-panel"];
+  const DAY_PANELS = ["weeks-panel", "cashflow-panel", "invoices-panel", "tasks-panel", "reconciliation-panel"];
 
   function loadAll() {
     $("#as-of").textContent = `Today: ${formatDay(state.today)} (${state.tenant.timezone})`;
@@ -424,6 +433,7 @@
       loadCashflow();
       loadInvoices(false);
       loadTasks();
+      loadReconciliation();
     });
   }
 
@@ -1073,6 +1083,470 @@
     if (page.has_more) container.append(h("p", { class: "note", text: "More call tasks are due today than shown here." }));
   }
 
+  // ---------------------------------------------------------------- bank reconciliation
+
+  // The reconciliation panel: the balance per bank account, the month's figures, the queue a person
+  // works (suggested and unmatched lines with their best candidates: Accept, Choose, Ignore), the
+  // lines matched lately (Unmatch) and the open discrepancies. After an action the panel reloads and
+  // its status says what happened (or, in red, why not).
+  const RECONCILIATION_BOXES = ["bank-accounts", "reconciliation-report", "bank-queue", "bank-matched", "bank-discrepancies"];
+  const QUEUE_LIMIT = 50;
+  const MATCHED_LIMIT = 25;
+  const MATCHED_DAYS = 30;
+  // The API's match rules (domain/bank/reconciliation.py MatchRule) as a finance user says them.
+  const RULE_LABELS = {
+    end_to_end_id: "End-to-end id",
+    processor_payout: "Processor payout",
+    creditor_reference: "Creditor reference",
+    invoice_number: "Invoice number",
+    invoice_number_fuzzy: "Invoice number, nearly",
+    several_invoices: "Several invoice numbers",
+    learned: "Learned from an earlier match",
+    payer_iban: "Payer's IBAN",
+    combination: "Open invoices adding up",
+    amount: "Amount only",
+    bill: "Bill",
+    installment: "Installment",
+    refund: "Refund or chargeback",
+    person: "Chosen by a person",
+  };
+  const DISCREPANCY_LABELS = {
+    underpaid: "Underpaid",
+    overpaid: "Overpaid",
+    payout_mismatch: "Payout does not add up",
+    not_in_bank: "Not seen in the bank",
+    duplicate: "Same money twice",
+  };
+  const CAUSE_LABELS = { bank_fees: "looks like bank fees", early_payment_discount: "looks like an early-payment discount" };
+  const LINE_STATUS_LABELS = { unmatched: "Unmatched", suggested: "Suggested", matched: "Matched", ignored: "Ignored" };
+  const TARGET_LABELS = { invoice: "Invoice", bill: "Bill", installment: "Installment", payout: "Payout", payment: "Payment", fees: "Fees" };
+  const ACTIONS = {
+    match: { doing: "Matching the line…", failed: "Could not match the line" },
+    ignore: { doing: "Ignoring the line…", failed: "Could not ignore the line" },
+    unmatch: { doing: "Unmatching the line…", failed: "Could not unmatch the line" },
+  };
+  const wordsOf = (value) => (value ? String(value).charAt(0).toUpperCase() + String(value).slice(1).replace(/_/g, " ") : "—");
+  const ruleLabel = (rule) => RULE_LABELS[rule] || wordsOf(rule);
+  // The lines on screen, by id: an action's status line describes the line it acted on.
+  const bankLines = new Map();
+
+  function loadReconciliation() {
+    const month = { from: `${state.today.slice(0, 8)}01`, to: state.today };
+    const matchedFrom = addDays(state.today, -MATCHED_DAYS);
+    return loadPanel("reconciliation-panel", async () => {
+      const [accounts, suggested, unmatched, matched, discrepancies, report] = await Promise.all([
+        api("/v1/bank-accounts", { limit: 100 }),
+        api("/v1/bank-transactions", { status: "suggested", limit: QUEUE_LIMIT }),
+        api("/v1/bank-transactions", { status: "unmatched", limit: QUEUE_LIMIT }),
+        api("/v1/bank-transactions", { status: "matched", from: matchedFrom, to: state.today, limit: MATCHED_LIMIT }),
+        api("/v1/bank-discrepancies", { status: "open", limit: 50 }),
+        api("/v1/reports/reconciliation", month),
+      ]);
+      return () => {
+        const names = new Map((accounts.data || []).map((a) => [a.id, a.name]));
+        bankLines.clear();
+        renderBankAccounts(accounts);
+        renderReconciliationReport(report);
+        renderQueue(suggested, unmatched, names);
+        renderMatched(matched, names, matchedFrom);
+        renderDiscrepancies(discrepancies, names);
+      };
+    }, RECONCILIATION_BOXES);
+  }
+
+  // An IBAN in groups of four, as printed on statements (and so it can wrap on a phone).
+  const spacedIban = (iban) => String(iban).replace(/\s+/g, "").replace(/(.{4})/g, "$1 ").trim();
+
+  function renderBankAccounts(page) {
+    const container = clear($("#bank-accounts"));
+    const accounts = page.data || [];
+    if (!accounts.length) {
+      container.append(h("p", { class: "empty", text: "No bank account yet: import a statement to add one." }));
+      return;
+    }
+    container.append(h("ul", { class: "bank-accounts" }, accounts.map((account) => h("li", { class: "bank-account", "data-id": account.id },
+      h("p", { class: "account-name" }, h("strong", { text: account.name }), account.operating ? h("span", { class: "badge", text: "operating" }) : null),
+      h("p", { class: "account-id muted", text: account.iban ? spacedIban(account.iban) : account.account || "—" }),
+      h("dl", { class: "inline" },
+        figure("Balance", moneyNode(account.balance, account.currency, { breakable: true }), { "data-figure": "balance" }),
+        figure("On", account.balance_date ? h("time", { datetime: account.balance_date, text: formatDay(account.balance_date) }) : "no statement yet",
+          { "data-figure": "balance_date" }))))));
+    if (page.has_more) container.append(h("p", { class: "note", text: "More bank accounts than shown here." }));
+  }
+
+  function bucket(label, name, figures, currency) {
+    const value = figures || { count: 0, amount: 0 };
+    return figure(label, h("span", {}, count(value.count), " · ", moneyNode(value.amount, currency, { breakable: true })), { "data-figure": name, "data-count": value.count });
+  }
+
+  function renderReconciliationReport(report) {
+    const container = clear($("#reconciliation-report"));
+    container.append(h("p", { class: "note", text: `Booked ${formatDay(report.from)} – ${formatDay(report.to)}` }));
+    const accounts = report.accounts || [];
+    if (!accounts.length) {
+      container.append(h("p", { class: "empty", text: "No bank line booked this month." }));
+      return;
+    }
+    for (const account of accounts) {
+      const currency = account.currency;
+      const discrepancies = account.discrepancies || [];
+      container.append(h("article", { class: "recon-account", "data-id": account.bank_account_id },
+        accounts.length > 1 ? h("h4", { text: `${account.name} (${currency})` }) : null,
+        h("dl", { class: "inline" },
+          figure("Lines in", count(account.lines), { "data-figure": "lines" }),
+          figure("Credits", moneyNode(account.credits, currency, { breakable: true }), { "data-figure": "credits" }),
+          figure("Debits", moneyNode(account.debits, currency, { breakable: true }), { "data-figure": "debits" }),
+          bucket("Matched automatically", "matched_auto", account.matched_auto, currency),
+          bucket("Matched by a person", "matched_person", account.matched_person, currency),
+          bucket("Ignored", "ignored", account.ignored, currency),
+          bucket("Open", "open", account.open, currency)),
+        discrepancies.length
+          ? h("p", { class: "note", "data-figure": "discrepancies" }, "Discrepancies: ", discrepancies.map((d, i) => [
+            i ? "; " : "", `${DISCREPANCY_LABELS[d.kind] || wordsOf(d.kind)} ${count(d.count)} (`, moneyNode(d.amount, currency), ")"]))
+          : null));
+    }
+  }
+
+  // "+€40.00" for money in, "−€40.00" for money out: a finance user reads the sign before the name.
+  function lineAmount(tx) {
+    return h("span", { class: `line-amount ${tx.direction}`, "data-direction": tx.direction },
+      tx.direction === "debit" ? "−" : "+", moneyNode(tx.amount, tx.currency));
+  }
+
+  function lineWords(tx) {
+    const party = tx.counterparty_name || "an unknown party";
+    const way = tx.direction === "debit" ? `paid to ${party}` : `from ${party}`;
+    return `the ${money(tx.amount, tx.currency)} ${way} on ${formatDay(tx.booking_date)}`;
+  }
+
+  const targetText = (target) => (target.type === "fees" ? "Fees" : target.label || `${TARGET_LABELS[target.type] || wordsOf(target.type)} ${target.id}`);
+
+  // The API's detail already names the cause when it has one; the cause's words only stand in for it.
+  function discrepancyText(d) {
+    const cause = d.cause ? `, ${CAUSE_LABELS[d.cause] || wordsOf(d.cause)}` : "";
+    return [h("span", { class: "badge warn", text: DISCREPANCY_LABELS[d.kind] || wordsOf(d.kind) }), " ",
+      moneyNode(d.amount, d.currency), d.detail ? ` — ${d.detail}` : cause];
+  }
+
+  function targetsList(targets, currency) {
+    return h("ul", { class: "targets" }, targets.map((t) => h("li", { "data-type": t.type, "data-id": t.id },
+      h("span", { class: "target-label", text: targetText(t) }), " ", moneyNode(t.amount, currency))));
+  }
+
+  function proposalItem(proposal, index, currency) {
+    const level = proposal.score >= 90 ? "high" : proposal.score >= 75 ? "medium" : "low";
+    return h("li", { class: "proposal", "data-index": index, "data-rule": proposal.rule, "data-score": proposal.score },
+      h("p", { class: "proposal-head" },
+        h("span", { class: `score ${level}`, title: "How sure Cashline is, 0 to 100", text: String(proposal.score) }),
+        h("strong", { text: ruleLabel(proposal.rule) }),
+        index === 0 ? h("span", { class: "muted", text: "best" }) : null),
+      targetsList(proposal.targets || [], currency),
+      proposal.reason ? h("p", { class: "note reason", text: proposal.reason }) : null,
+      (proposal.discrepancies || []).map((d) => h("p", { class: "note", "data-kind": d.kind }, discrepancyText(d))));
+  }
+
+  function lineHead(tx, names) {
+    const account = names.size > 1 ? names.get(tx.bank_account_id) : null;
+    return [
+      h("p", { class: "line-head" },
+        h("time", { datetime: tx.booking_date, text: formatDay(tx.booking_date) }),
+        lineAmount(tx),
+        h("span", { class: `badge ${tx.status}`, text: LINE_STATUS_LABELS[tx.status] || wordsOf(tx.status) }),
+        account ? h("span", { class: "muted", text: account }) : null),
+      h("p", { class: "line-party" }, h("strong", { text: tx.counterparty_name || "Unknown party" }),
+        tx.counterparty_iban ? h("span", { class: "muted", text: ` ${spacedIban(tx.counterparty_iban)}` }) : null),
+      h("p", { class: "remittance", text: tx.remittance || tx.creditor_reference || "(no remittance text)" }),
+    ];
+  }
+
+  function field(label, input) {
+    return h("div", { class: "field" }, h("label", { for: input.id, text: label }), input);
+  }
+
+  function formButtons(submitLabel) {
+    return h("div", { class: "field actions" },
+      h("button", { type: "submit", class: "button", text: submitLabel }),
+      h("button", { type: "button", class: "button secondary", "data-action": "cancel", text: "Cancel" }));
+  }
+
+  // The amount a line shows, in major units without grouping (4050 EUR minor units -> "40.50"): what
+  // the Choose form starts with, and what parseMinor reads back exactly.
+  function plainMajor(amount, currency) {
+    const digits = minorDigits(currency);
+    const text = String(Math.abs(amount)).padStart(digits + 1, "0");
+    return digits ? `${text.slice(0, -digits)}.${text.slice(-digits)}` : text;
+  }
+
+  // "40", "40.5", "40,50" -> minor units, in integers only (never floating point): 40.5 EUR -> 4050,
+  // 120000 JPY -> 120000. More decimals than the currency has, or thousands separators (is "1.234"
+  // one thousand or one?), are refused rather than guessed: null.
+  function parseMinor(text, currency) {
+    const digits = minorDigits(currency);
+    const found = /^(\d+)(?:[.,](\d*))?$/.exec(String(text).trim());
+    if (!found || (found[2] || "").length > digits) return null;
+    const minor = Number(found[1]) * 10 ** digits + Number((found[2] || "").padEnd(digits, "0") || "0");
+    return Number.isSafeInteger(minor) ? minor : null;
+  }
+
+  function chooseForm(tx) {
+    const id = tx.id;
+    const proposals = tx.proposals || [];
+    const credit = tx.direction !== "debit";
+    const what = credit ? "invoice" : "bill";
+    const choice = (value, label, checked) => h("label", { class: "choice" },
+      h("input", { type: "radio", name: `pick-${id}`, value, checked }), label);
+    return h("form", { class: "line-form", "data-form": "choose", id: `choose-${id}`, hidden: true, novalidate: true },
+      h("fieldset", {}, h("legend", { text: "Match this line to" }),
+        proposals.map((p, i) => choice(String(i), `${ruleLabel(p.rule)} (${p.score}): ${(p.targets || []).map(targetText).join(", ")}`, i === Math.min(1, proposals.length - 1))),
+        choice("other", `Another ${what}, named below`, !proposals.length)),
+      // Only what "another invoice" needs; disabled (greyed, skipped by Tab) while a candidate is picked.
+      h("fieldset", { class: "form-row other-target", disabled: proposals.length > 0 },
+        h("legend", { class: "sr-only", text: `Another ${what}` }),
+        field(credit ? "Invoice id" : "Bill id", h("input", { id: `target-${id}`, name: "target_id", type: "text", autocomplete: "off", spellcheck: "false", placeholder: "inv_…" })),
+        field(`Amount (${tx.currency})`, h("input", { id: `amount-${id}`, name: "amount", type: "text", inputmode: "decimal", autocomplete: "off", value: plainMajor(tx.amount, tx.currency) })),
+        credit ? h("label", { class: "choice" }, h("input", { type: "checkbox", name: "keep_rest" }), "Keep what is left as the payer's credit") : null),
+      formButtons("Match"),
+      h("p", { class: "message error", role: "alert" }));
+  }
+
+  function reasonForm(tx, kind) {
+    const id = `${kind}-reason-${tx.id}`;
+    const ignoring = kind === "ignore";
+    return h("form", { class: "line-form", "data-form": kind, id: `${kind}-${tx.id}`, hidden: true, novalidate: true },
+      ignoring ? null : h("p", { class: "note", text: "Unmatching reverses the payments this match created and puts the line back in the queue." }),
+      h("div", { class: "form-row" },
+        field(ignoring ? "Why needs it no match?" : "Reason (optional)", h("input", { id, name: "reason", type: "text", maxlength: 500, autocomplete: "off",
+          placeholder: ignoring ? "e.g. interest, transfer between our accounts" : "" }))),
+      formButtons(ignoring ? "Ignore" : "Unmatch"),
+      h("p", { class: "message error", role: "alert" }));
+  }
+
+  function actionButton(action, label, primary, controls) {
+    return h("button", { type: "button", class: primary ? "button" : "button secondary", "data-action": action, text: label,
+      "aria-controls": controls, "aria-expanded": controls ? "false" : null });
+  }
+
+  // Accept applies the best candidate: its tooltip (and accessible description) says which.
+  function acceptButton(best) {
+    const button = actionButton("accept", "Accept", true, null);
+    button.title = `Match to ${(best.targets || []).map(targetText).join(", ")} (${ruleLabel(best.rule)}, ${best.score})`;
+    return button;
+  }
+
+  function queueLine(tx, names) {
+    bankLines.set(tx.id, tx);
+    const proposals = tx.proposals || [];
+    return h("li", { class: "bank-line", "data-id": tx.id, "data-status": tx.status },
+      lineHead(tx, names),
+      proposals.length
+        ? h("ol", { class: "proposals", "aria-label": "Candidates, best first" }, proposals.slice(0, 3).map((p, i) => proposalItem(p, i, tx.currency)))
+        : h("p", { class: "note", text: "No candidate found: choose an invoice or ignore the line." }),
+      proposals.length > 3 ? h("p", { class: "note", text: `${count(proposals.length - 3)} more under Choose.` }) : null,
+      h("div", { class: "line-actions" },
+        proposals.length ? acceptButton(proposals[0]) : null,
+        actionButton("choose", "Choose…", !proposals.length, `choose-${tx.id}`),
+        actionButton("ignore", "Ignore…", false, `ignore-${tx.id}`)),
+      chooseForm(tx),
+      reasonForm(tx, "ignore"));
+  }
+
+  function renderQueue(suggested, unmatched, names) {
+    const container = clear($("#bank-queue"));
+    const lines = [...(suggested.data || []), ...(unmatched.data || [])];
+    if (!lines.length) {
+      container.append(h("p", { class: "empty", text: "Nothing waits: every bank line is matched or ignored." }));
+      return;
+    }
+    container.append(h("ul", { class: "bank-lines" }, lines.map((tx) => queueLine(tx, names))));
+    if (suggested.has_more || unmatched.has_more) {
+      container.append(h("p", { class: "note", text: `More lines wait than the ${count(QUEUE_LIMIT)} suggested and ${count(QUEUE_LIMIT)} unmatched shown here.` }));
+    }
+  }
+
+  function matchedLine(tx, names) {
+    bankLines.set(tx.id, tx);
+    const match = tx.match || { rule: null, targets: [] };
+    const by = tx.matched_by === "auto" ? "automatically" : "by a person";
+    return h("li", { class: "bank-line", "data-id": tx.id, "data-status": tx.status, "data-matched-by": tx.matched_by === "auto" ? "auto" : "person" },
+      lineHead(tx, names),
+      h("p", { class: "matched-to" }, `Matched ${by}`, match.rule ? ` (${ruleLabel(match.rule)}${match.score === undefined ? "" : `, ${match.score}`})` : "", " to:"),
+      targetsList(match.targets || [], tx.currency),
+      (tx.discrepancies || []).map((d) => h("p", { class: "note", "data-kind": d.kind }, discrepancyText(d))),
+      h("div", { class: "line-actions" }, actionButton("unmatch", "Unmatch…", false, `unmatch-${tx.id}`)),
+      reasonForm(tx, "unmatch"));
+  }
+
+  function renderMatched(page, names, from) {
+    const container = clear($("#bank-matched"));
+    const lines = page.data || [];
+    container.append(h("p", { class: "note", text: `Booked since ${formatDay(from)}.` }));
+    if (!lines.length) {
+      container.append(h("p", { class: "empty", text: "No line matched lately." }));
+      return;
+    }
+    container.append(h("ul", { class: "bank-lines" }, lines.map((tx) => matchedLine(tx, names))));
+    if (page.has_more) container.append(h("p", { class: "note", text: `Only the first ${count(MATCHED_LIMIT)} are shown.` }));
+  }
+
+  function renderDiscrepancies(page, names) {
+    const container = clear($("#bank-discrepancies"));
+    const items = page.data || [];
+    if (!items.length) {
+      container.append(h("p", { class: "empty", text: "No open discrepancy." }));
+      return;
+    }
+    container.append(h("ul", { class: "discrepancies" }, items.map((d) => h("li", { "data-id": d.id, "data-kind": d.kind },
+      h("p", {}, discrepancyText(d)),
+      h("p", { class: "note" },
+        d.at ? h("time", { datetime: d.at, text: formatDay(String(d.at).slice(0, 10)) }) : null,
+        names.size > 1 && d.bank_account_id ? ` · ${names.get(d.bank_account_id) || d.bank_account_id}` : "",
+        d.bank_transaction_id ? ` · bank line ${d.bank_transaction_id}` : "",
+        d.payment_id ? ` · payment ${d.payment_id}` : "")))));
+    if (page.has_more) container.append(h("p", { class: "note", text: "More open discrepancies than shown here." }));
+  }
+
+  // ----- the queue's actions
+
+  function idempotencyKey() {
+    // One key per action: a retried request (a flaky network) is applied once by the API.
+    return window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() : null;
+  }
+
+  function closeForms(line) {
+    for (const form of line.querySelectorAll("form.line-form")) form.hidden = true;
+    for (const button of line.querySelectorAll("button[aria-expanded]")) button.setAttribute("aria-expanded", "false");
+  }
+
+  function toggleForm(line, button) {
+    const form = document.getElementById(button.getAttribute("aria-controls"));
+    const opening = form.hidden;
+    closeForms(line);
+    if (!opening) return;
+    form.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    $(".message", form).textContent = "";
+    const first = $('input[name="reason"], input[type="radio"]:checked', form);
+    if (first) first.focus();
+  }
+
+  // Says in the form what is wrong (and puts the cursor there); null: nothing to send.
+  function formProblem(form, text, input = null) {
+    $(".message", form).textContent = text;
+    if (input) input.focus();
+    return null;
+  }
+
+  // What the Choose form asks for: a candidate's index, or targets a person typed. Null (and the
+  // form says why) when what was typed cannot be sent.
+  function chosenMatch(form, tx) {
+    const picked = $(`input[name="pick-${tx.id}"]:checked`, form);
+    if (!picked) return formProblem(form, "Choose a candidate or another invoice.");
+    if (picked.value !== "other") return { proposal: Number(picked.value) };
+    const idInput = $('input[name="target_id"]', form);
+    const amountInput = $('input[name="amount"]', form);
+    const credit = tx.direction !== "debit";
+    const targetId = idInput.value.trim();
+    if (!targetId) return formProblem(form, `${credit ? "Invoice id" : "Bill id"}: give the id (inv_…).`, idInput);
+    const amount = parseMinor(amountInput.value, tx.currency);
+    const digits = minorDigits(tx.currency);
+    if (amount === null || amount <= 0) {
+      return formProblem(form, `Amount: a number like ${plainMajor(tx.amount, tx.currency)}${digits ? `, at most ${digits} decimals` : ", no decimals"}, no thousands separators.`, amountInput);
+    }
+    const keepRest = credit && $('input[name="keep_rest"]', form).checked;
+    if (amount > tx.amount || (amount < tx.amount && !keepRest)) {
+      return formProblem(form, `Amount: must be the line's ${money(tx.amount, tx.currency)}${credit ? ", or less with the rest kept as credit" : ""}.`, amountInput);
+    }
+    const body = { targets: [{ type: credit ? "invoice" : "bill", id: targetId, amount }] };
+    if (keepRest) body.keep_rest_as_credit = true;
+    return body;
+  }
+
+  function submitLineForm(line, form) {
+    const tx = bankLines.get(line.dataset.id);
+    if (!tx) return;
+    const kind = form.dataset.form;
+    if (kind === "choose") {
+      const body = chosenMatch(form, tx);
+      if (body) lineAction(line, tx, "match", body);
+      return;
+    }
+    const input = $('input[name="reason"]', form);
+    const reason = input.value.trim();
+    if (kind === "ignore" && !reason) {
+      formProblem(form, "Reason: say why this line needs no match.", input);
+      return;
+    }
+    lineAction(line, tx, kind, reason ? { reason } : {});
+  }
+
+  function actionDone(action, before, after) {
+    const line = lineWords(before);
+    if (action === "ignore") return `Ignored ${line}: “${after.ignore_reason || ""}”.`;
+    if (action === "unmatch") {
+      const reversed = (before.payment_ids || []).length;
+      return `Unmatched ${line}${reversed ? `: ${count(reversed)} payment${reversed === 1 ? "" : "s"} reversed` : ""}; it is ${LINE_STATUS_LABELS[after.status] ? LINE_STATUS_LABELS[after.status].toLowerCase() : after.status} again.`;
+    }
+    const targets = after.match && after.match.targets ? after.match.targets.map(targetText).join(", ") : "";
+    return `Matched ${line}${targets ? ` to ${targets}` : ""}.`;
+  }
+
+  // Sends one action, then reloads the panel; its status then says what happened, or why not.
+  async function lineAction(line, tx, action, body) {
+    const panel = $("#reconciliation-panel");
+    const key = state.key;
+    for (const button of line.querySelectorAll("button")) button.disabled = true;
+    panel.setAttribute("aria-busy", "true");
+    setStatus(panel, ACTIONS[action].doing);
+    let message;
+    let kind = "done";
+    try {
+      // The version the person saw: a line changed since (its proposals re-ranked, matched by
+      // someone else) is refused (409) instead of acting on what is no longer on screen.
+      const sent = { ...body, version: tx.version };
+      const after = await api(`/v1/bank-transactions/${encodeURIComponent(tx.id)}/${action}`, {}, { body: sent, idempotencyKey: idempotencyKey() });
+      message = actionDone(action, tx, after);
+    } catch (error) {
+      const detail = error instanceof ApiError
+        ? (error.status === 0 ? error.message : `HTTP ${error.status}: ${error.message}`)
+        : String(error && error.message ? error.message : error);
+      message = `${ACTIONS[action].failed} (${lineWords(tx)}): ${detail}`;
+      kind = "error";
+    }
+    if (state.key !== key) return; // signed out meanwhile (a refused key does that)
+    await loadReconciliation();
+    // A reload that failed keeps its own message; otherwise the status says what the action did.
+    const status = $(".status", panel);
+    if (state.key === key && !status.classList.contains("error")) setStatus(panel, message, kind);
+  }
+
+  function wireReconciliation() {
+    const panel = $("#reconciliation-panel");
+    panel.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      const line = button && button.closest(".bank-line");
+      if (!line || button.disabled) return;
+      const action = button.dataset.action;
+      if (action === "accept") {
+        const tx = bankLines.get(line.dataset.id);
+        if (tx) lineAction(line, tx, "match", { proposal: 0 });
+      } else if (action === "cancel") {
+        closeForms(line);
+      } else {
+        toggleForm(line, button);
+      }
+    });
+    panel.addEventListener("change", (event) => {
+      const form = event.target.closest('form[data-form="choose"]');
+      if (form && event.target.type === "radio") $(".other-target", form).disabled = event.target.value !== "other";
+    });
+    panel.addEventListener("submit", (event) => {
+      const form = event.target.closest("form.line-form");
+      if (!form) return;
+      event.preventDefault();
+      submitLineForm(form.closest(".bank-line"), form);
+    });
+  }
+
   // ---------------------------------------------------------------- wiring
 
   function wire() {
@@ -1112,6 +1586,7 @@
       }, 0);
     });
     $("#invoices-more").addEventListener("click", () => loadInvoices(true));
+    wireReconciliation();
 
     let resizeTimer = null;
     const charts = [["weeks-chart", renderWeeks], ["aging-chart", renderAging], ["cashflow-chart", renderCashflow]];

@@ -12,6 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
+from cashline.dal.bank_records import CounterpartyIbanRecord, compact_identification, counterparty_iban_pk
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
 from cashline.dal.party_records import (
     PROFILE_SK,
@@ -124,6 +125,32 @@ def stage_new_counterparty(write: Any, counterparty: Counterparty) -> None:
     write.save(profile_record(counterparty), condition=CounterpartyRecord.pk.does_not_exist())
     for marker in unique_records(counterparty):
         write.save(marker, condition=UniqueRecord.pk.does_not_exist())
+    if counterparty.iban:
+        write.save(_iban_lookup(counterparty))
+
+
+def _iban_lookup(counterparty: Counterparty) -> CounterpartyIbanRecord:
+    """Bank reconciliation finds who paid by the payer's IBAN (dal.bank_candidates): one item per
+    (IBAN, counterparty), so two counterparties sharing an account are seen as ambiguous."""
+    return CounterpartyIbanRecord(
+        pk=counterparty_iban_pk(counterparty.tenant_id, counterparty.iban or ""),
+        sk=counterparty.counterparty_id,
+        counterparty_id=counterparty.counterparty_id,
+        source="profile",
+        created_at=counterparty.updated_at,
+        updated_at=counterparty.updated_at,
+    )
+
+
+def _stage_iban_moved(write: Any, before: Counterparty, after: Counterparty) -> None:
+    """Move the IBAN lookup with the profile's IBAN (in the profile's transaction)."""
+    if compact_identification(before.iban or "") == compact_identification(after.iban or ""):
+        return  # the same lookup item (written another way): DynamoDB refuses two writes of one item
+    if before.iban:
+        old = counterparty_iban_pk(before.tenant_id, before.iban)
+        write.delete(CounterpartyIbanRecord(pk=old, sk=before.counterparty_id))
+    if after.iban:
+        write.save(_iban_lookup(after))
 
 
 def _stage_claims_moved(write: Any, before: Counterparty, after: Counterparty) -> None:
@@ -230,6 +257,7 @@ class CounterpartyRepository:
         work = UnitOfWork("counterparty was changed by someone else; read it again")
         work.add(lambda write: write.save(record))
         work.add(lambda write: _stage_claims_moved(write, before, after))
+        work.add(lambda write: _stage_iban_moved(write, before, after))
         try:
             work.commit()
         except ConflictError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from cashline.domain.bank.model import Direction, EntryStatus
 
@@ -43,6 +43,7 @@ class MatchRule(StrEnum):
     BILL = "bill"  # a debit paying a payable bill
     INSTALLMENT = "installment"  # a debit for Cashline's own installment
     REFUND = "refund"  # a debit giving back a payment (refund) or a chargeback
+    BANK_FEES = "bank_fees"  # a debit that looks like the bank's own charges: a person confirms
     PERSON = "person"  # chosen by a person in the queue
 
 
@@ -199,7 +200,8 @@ class BankAccount:
     account_other: str | None  # another identification (a national account number) when no IBAN
     bic: str | None
     operating: bool  # the account Cashline's debits and payouts use
-    csv_mapping: dict[str, str] | None
+    # CsvMapping's fields as JSON values (column lists and markers are lists): services.bank.accounts
+    csv_mapping: dict[str, Any] | None
     created_from_file: bool
     balance: int | None  # the latest closing balance a statement reported (minor units, signed)
     balance_date: date | None

@@ -4,8 +4,12 @@ that is pending, a processor's payout; and how an event becomes a `Payment`."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
+from cashline.dal.bank_checks import stage_bank_check
+from cashline.dal.bank_repository import bank
 from cashline.dal.payment_repository import PaymentWrites
+from cashline.domain.bank.bank_checks import bank_check_due_at, needs_bank_check
 from cashline.domain.invoices import Direction
 from cashline.domain.payments import (
     Allocation,
@@ -66,6 +70,7 @@ def on_succeeded(ctx: Context, event: PaymentEvent) -> Outcome:
         payment = apply_payment(ctx, payment, writes)
     writes.payments.append((existing, payment))
     claim(writes, event, payment.id, new_reference=None if existing else reference)
+    await_bank_line(payment, writes)
     alert_if_large(ctx, payment, writes)
     commit(ctx, writes)
     return Outcome("applied" if payment.allocated_amount else "held", payment.id)
@@ -101,8 +106,27 @@ def on_payout(ctx: Context, event: PaymentEvent) -> Outcome:
     payment = payment_of(ctx, event, None, status=PaymentStatus.SUCCEEDED)
     writes.payments.append((None, payment))
     claim(writes, event, payment.id, new_reference=f"{event.reference or event.event_id}:payout")
+    await_bank_line(payment, writes)
     commit(ctx, writes)
     return Outcome("recorded", payment.id)
+
+
+def await_bank_line(payment: Payment, writes: PaymentWrites) -> None:
+    """A processor reported this money paid to the business's bank (a payout, a payment settled by
+    bank transfer): watch for its bank line in the same transaction, so the "not in bank" check
+    (services.bank.bank_check_sweep) flags it if no line shows it within the tenant's days."""
+    if not needs_bank_check(payment):
+        return
+    days = bank.get_settings(payment.tenant_id).not_in_bank_days
+    writes.also.append(
+        partial(
+            stage_bank_check,
+            tenant_id=payment.tenant_id,
+            payment_id=payment.id,
+            due_at=bank_check_due_at(payment, days=days),
+            now=writes.now,
+        )
+    )
 
 
 def payment_of(
