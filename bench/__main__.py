@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.bank_costs import report_section as bank_section
+from bench.bank_import import section as bank_import_section
 from bench.cold_imports import FLOOR
 from bench.cold_imports import measure as measure_imports
 from bench.collection_costs import measure_collections, per_reminder, sweep_notes
@@ -78,6 +79,7 @@ def main() -> None:
         lines += bank_section(
             [int(s) for s in os.environ.get("BENCH_BANK_INVOICES", "1000,10000,100000").split(",")]
         )
+        lines += bank_import_section()
     report = "\n".join(lines) + "\n"
     print(report)
     results = ROOT / "bench" / "results"

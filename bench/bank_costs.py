@@ -21,27 +21,22 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-
-from pynamodb.models import BatchWrite
 
 from bench.dynamodb_meter import metered
 from cashline.dal.bank_candidates import StoredCandidates
-from cashline.dal.invoice_records import InvoiceRecord
-from cashline.dal.invoice_repository import header_record, number_lookup_record
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain.bank.matching import propose
-from cashline.domain.bank.model import Direction as BankDirection
-from cashline.domain.bank.model import EntryStatus
-from cashline.domain.bank.reconciliation import BankTransaction, TransactionStatus
-from cashline.domain.counterparties import Counterparty
-from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
+from cashline.domain.bank.reconciliation import BankTransaction
+from cashline.domain.invoices import Invoice
 from cashline.domain.references import creditor_reference
 from cashline.ids import new_id
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import load_app, wire_app_to_environment
 from localcloud.paths import ROOT
+from tests.bank_books import bank_line
+from tests.bank_setup import a_counterparty, stored_invoice, write_invoices
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -72,48 +67,23 @@ class LookupFigure:
 
 
 def _invoice(tenant_id: str, number: str, amount: int, counterparty: tuple[str, str], due: date) -> Invoice:
-    return Invoice(
-        tenant_id=tenant_id,
-        invoice_id=new_id("invoice"),
-        direction=Direction.RECEIVABLE,
-        document_kind=DocumentKind.INVOICE,
-        number=number,
+    return stored_invoice(
+        tenant_id,
+        number,
+        amount,
+        now=NOW,
         counterparty_id=counterparty[0],
         counterparty_name=counterparty[1],
-        segment=None,
         issue_date=due - timedelta(days=30),
         due_date=due,
-        currency="EUR",
-        subtotal=amount,
-        tax=0,
-        amount_due=amount,
-        amount_paid=0,
-        status=InvoiceStatus.OPEN,
-        status_before_dispute=None,
-        description=None,
         source="bench",
-        metadata={},
-        created_at=NOW,
-        updated_at=NOW,
-        version=0,
     )
-
-
-def _write(invoices: list[Invoice], *, with_numbers: bool = True) -> None:
-    with BatchWrite(InvoiceRecord) as batch:
-        for invoice in invoices:
-            header = header_record(invoice, None)
-            header.version = 1
-            batch.save(header)
-            lookup = number_lookup_record(invoice) if with_numbers else None
-            if lookup is not None:
-                batch.save(lookup)
 
 
 def _write_headers(invoices: list[Invoice]) -> None:
     # A number lookup is its own partition (`T#<t>#INVNUM#<d>#<number>`): the filler's would never be
     # read by a bench line, so they are left out, which halves the seeding time.
-    _write(invoices, with_numbers=False)
+    write_invoices(invoices, with_numbers=False)
 
 
 def seed_open_invoices(tenant_id: str, first: int, count: int) -> float:
@@ -138,27 +108,11 @@ def seed_open_invoices(tenant_id: str, first: int, count: int) -> float:
 
 
 def _payer(tenant_id: str) -> str:
-    payer = CounterpartyRepository().create(
-        Counterparty(
-            tenant_id=tenant_id,
-            counterparty_id=new_id("counterparty"),
-            name="Acme GmbH",
-            email=None,
-            phone=None,
-            address=None,
-            country="DE",
-            preferred_language=None,
-            segment=None,
-            tax_id=None,
-            iban=PAYER_IBAN,
-            external_reference=None,
-            metadata={},
-            created_at=NOW,
-            updated_at=NOW,
-            version=0,
-        )
+    return (
+        CounterpartyRepository()
+        .create(a_counterparty(tenant_id, PAYER_IBAN, now=NOW, country="DE"))
+        .counterparty_id
     )
-    return payer.counterparty_id
 
 
 def seed_known(tenant_id: str) -> None:
@@ -166,7 +120,7 @@ def seed_known(tenant_id: str) -> None:
     number, one by RF reference, one found by its amount only."""
     payer = (_payer(tenant_id), "Acme GmbH")
     other = ("cp_known_other", "Bright Ltd")
-    _write(
+    write_invoices(
         [
             _invoice(tenant_id, "K-000001", 11_100, payer, TODAY - timedelta(days=20)),
             _invoice(tenant_id, "K-000002", 22_200, payer, TODAY - timedelta(days=10)),
@@ -179,33 +133,20 @@ def seed_known(tenant_id: str) -> None:
 
 
 def _line(tenant_id: str, amount: int, **facts: object) -> BankTransaction:
-    line = BankTransaction(
-        tenant_id=tenant_id,
-        transaction_id=new_id("bank_transaction"),
-        bank_account_id="ba_bench",
-        statement_id="bst_bench",
-        import_id="bsi_bench",
-        fingerprint="bench",
-        amount=amount,
-        currency="EUR",
-        direction=BankDirection.CREDIT,
-        booking_date=TODAY,
-        value_date=TODAY,
-        entry_status=EntryStatus.BOOKED,
-        reversal=False,
-        bank_reference=None,
-        end_to_end_id=None,
-        mandate_id=None,
-        creditor_reference=None,
-        remittance="",
-        counterparty_name=None,
-        counterparty_iban=None,
-        counterparty_account=None,
-        counterparty_bic=None,
-        transaction_code=None,
-        status=TransactionStatus.UNMATCHED,
+    return bank_line(
+        **{
+            "tenant_id": tenant_id,
+            "transaction_id": new_id("bank_transaction"),
+            "bank_account_id": "ba_bench",
+            "statement_id": "bst_bench",
+            "import_id": "bsi_bench",
+            "fingerprint": "bench",
+            "amount": amount,
+            "booking_date": TODAY,
+            "value_date": TODAY,
+            **facts,
+        }
     )
-    return replace(line, **facts)  # type: ignore[arg-type]
 
 
 def bench_lines(tenant_id: str) -> dict[str, BankTransaction]:

@@ -27,6 +27,7 @@ HANDLER_MODULES = {
     "chalicelib.collection_handlers": "CollectionSteps, TaskReminders (schedules), DeliveryFeedback (SQS)",
     "chalicelib.statement_schedules": "MonthlyStatements (schedule)",
     "chalicelib.bank_schedules": "BankMatch, PayoutBankCheck (schedules)",
+    "chalicelib.bank_handlers": "BankStatementArrived (SQS)",
 }
 # What the first event of a handler module's functions imports beyond the module itself (their
 # services, the settings models, Powertools' batch utility): the module is light because it defers
@@ -43,6 +44,8 @@ FIRST_EVENT = {
     "aws_lambda_powertools.utilities.batch",
     "chalicelib.statement_schedules": "cashline.services.statements",
     "chalicelib.bank_schedules": "cashline.services.bank.matching, cashline.services.bank.bank_check_sweep",
+    "chalicelib.bank_handlers": "cashline.services.documents, cashline.services.bank.inbox, "
+    "aws_lambda_powertools.utilities.batch",
 }
 RUNS = 7
 FLOOR = ", ".join(

@@ -6,7 +6,7 @@ read and write for `ReturnConsumedCapacity=TOTAL` and adds up what DynamoDB repo
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ class Meter:
     calls: Counter[str] = field(default_factory=Counter)
     read_units: float = 0.0
     write_units: float = 0.0
+    units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # by operation
 
     @property
     def total_calls(self) -> int:
@@ -67,6 +68,7 @@ def _record(meter: Meter, operation: str, consumed: Any) -> None:
         if not entry:
             continue
         units = float(entry.get("CapacityUnits", 0))
+        meter.units[operation] += units
         if operation in {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}:
             meter.read_units += units
         else:

@@ -7,6 +7,7 @@ from chalice.app import Chalice, ConvertToMiddleware
 from cashline.observability import logger, metrics
 from chalicelib.access_routes import access_api
 from chalicelib.auth import auth
+from chalicelib.bank_handlers import bank_handlers
 from chalicelib.bank_routes import bank_api
 from chalicelib.bank_schedules import bank_schedules
 from chalicelib.collection_handlers import collection_handlers
@@ -61,5 +62,6 @@ app.register_blueprint(payment_handlers)
 app.register_blueprint(collection_handlers)
 app.register_blueprint(statement_schedules)
 app.register_blueprint(bank_schedules)
+app.register_blueprint(bank_handlers)
 # Last: it needs every declared route to know which methods a path lacks.
 answer_undeclared_methods(app)

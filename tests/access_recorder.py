@@ -81,6 +81,7 @@ def _queue(url: str) -> str:
         "WebhookEventsQueue": "webhook-events",
         "DocumentUploadsQueue": "document-uploads",
         "DeliveryFeedbackQueue": "delivery-feedback",
+        "BankStatementsQueue": "bank-statements",
     }.items():
         if queue_name in name:
             return logical

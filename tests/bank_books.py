@@ -1,4 +1,6 @@
-"""An in-memory `Candidates` (the tenant's books as keyed lookups) for matching tests.
+"""An in-memory `Candidates` (the tenant's books as keyed lookups) for matching tests, and the
+builders of the bank lines and open invoices they match (also used by tests/bank_setup.py, the
+labelled set and bench/bank_costs.py).
 
 Each lookup answers what `cashline.dal.bank_candidates.StoredCandidates` answers from DynamoDB, and
 counts its calls in `calls`, so a test can show the lookups per line do not grow with the books.
@@ -8,9 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
-from cashline.domain.bank.reconciliation import KnownPayment, OpenInstallment, OpenInvoice
+from cashline.domain.bank.model import Direction, EntryStatus
+from cashline.domain.bank.reconciliation import (
+    BankTransaction,
+    KnownPayment,
+    OpenInstallment,
+    OpenInvoice,
+    TransactionStatus,
+)
 from cashline.domain.references import normalize_invoice_number
 
 # What StoredCandidates reads around a date (value date / due date), how many invoices of one
@@ -18,6 +28,60 @@ from cashline.domain.references import normalize_invoice_number
 NEAR_DAYS = 5
 OPEN_INVOICES_LIMIT = 50
 OWING_LIMIT = 10
+BOOKED = date(2026, 12, 3)
+IMPORTED_AT = datetime(2026, 12, 3, 8, 0)
+
+
+def bank_line(**changes: object) -> BankTransaction:
+    """A booked, unmatched EUR credit of 1,190.00 booked on 2026-12-03, with no reference, text or
+    payer; `changes` sets any field."""
+    line = BankTransaction(
+        tenant_id="t_1",
+        transaction_id="btx_1",
+        bank_account_id="ba_1",
+        statement_id="bst_1",
+        import_id="bsi_1",
+        fingerprint="fp-1",
+        amount=119000,
+        currency="EUR",
+        direction=Direction.CREDIT,
+        booking_date=BOOKED,
+        value_date=BOOKED,
+        entry_status=EntryStatus.BOOKED,
+        reversal=False,
+        bank_reference=None,
+        end_to_end_id=None,
+        mandate_id=None,
+        creditor_reference=None,
+        remittance="",
+        counterparty_name=None,
+        counterparty_iban=None,
+        counterparty_account=None,
+        counterparty_bic=None,
+        transaction_code=None,
+        status=TransactionStatus.UNMATCHED,
+        created_at=IMPORTED_AT,
+        updated_at=IMPORTED_AT,
+    )
+    return replace(line, **changes)  # type: ignore[arg-type]
+
+
+def open_invoice(number: str, outstanding: int, **changes: object) -> OpenInvoice:
+    """An open EUR receivable owing `outstanding` (all of its amount), issued 2026-10-01, due
+    2026-11-01, of customer cp_1; `changes` sets any field."""
+    invoice = OpenInvoice(
+        invoice_id=f"inv_{number}",
+        number=number,
+        counterparty_id="cp_1",
+        counterparty_name="Kunde GmbH",
+        direction="receivable",
+        currency="EUR",
+        amount_due=outstanding,
+        outstanding=outstanding,
+        issue_date=date(2026, 10, 1),
+        due_date=date(2026, 11, 1),
+    )
+    return replace(invoice, **changes)  # type: ignore[arg-type]
 
 
 class MemoryBooks:

@@ -1,28 +1,41 @@
 """Bank lines stored the way an import stores them (account, statement, lines with their claims, the
 statement's unmatched count and the day totals), without a bank file: the tests of matching, the
-queue and the report start from here."""
+queue and the report start from here. Also invoices and counterparties written straight to the
+table, for the candidate lookups' tests and bench/bank_costs.py."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+from pynamodb.models import BatchWrite
 
 from cashline.dal.bank_repository import bank
+from cashline.dal.financing_repository import installment_record, plan_record
+from cashline.dal.invoice_records import InvoiceRecord
+from cashline.dal.invoice_repository import header_record, number_lookup_record
 from cashline.dal.transactions import UnitOfWork
 from cashline.domain.bank.fingerprints import import_totals
-from cashline.domain.bank.model import Direction, EntryStatus
+from cashline.domain.bank.model import Direction
 from cashline.domain.bank.reconciliation import (
     BankAccount,
     BankTransaction,
     HistoryEntry,
+    Proposal,
     StoredStatement,
-    TransactionStatus,
 )
+from cashline.domain.counterparties import Counterparty
 from cashline.domain.invoices import Direction as InvoiceDirection
-from cashline.domain.invoices import Invoice, NewInvoice
+from cashline.domain.invoices import DocumentKind, Invoice, InvoiceStatus, NewInvoice
+from cashline.domain.plans import Installment, InstallmentStatus, PayoutStatus, Plan, PlanStatus
 from cashline.ids import new_id
 from cashline.services import invoices as invoice_service
+from cashline.services.bank import matching
+from tests.bank_books import bank_line
 
 
 @dataclass
@@ -95,7 +108,7 @@ class BankBooks:
     ) -> BankTransaction:
         """A new line on the statement, stored with its totals like an import stores it."""
         self.lines_added += 1
-        tx = BankTransaction(
+        tx = bank_line(
             tenant_id=self.tenant_id,
             transaction_id=new_id("bank_transaction"),
             bank_account_id=self.account.bank_account_id,
@@ -103,23 +116,13 @@ class BankBooks:
             import_id=self.statement.import_id,
             fingerprint=uuid.uuid4().hex,
             amount=amount,
-            currency="EUR",
             direction=direction,
             booking_date=booking_date or self.now.date(),
             value_date=booking_date or self.now.date(),
-            entry_status=EntryStatus.BOOKED,
-            reversal=False,
             bank_reference=f"REF{self.lines_added}",
-            end_to_end_id=None,
-            mandate_id=None,
-            creditor_reference=None,
             remittance=remittance,
             counterparty_name=payer,
             counterparty_iban=iban,
-            counterparty_account=None,
-            counterparty_bic=None,
-            transaction_code=None,
-            status=TransactionStatus.UNMATCHED,
             history=(HistoryEntry(at=self.now, action="imported", actor="test"),),
             created_at=self.now,
             updated_at=self.now,
@@ -132,9 +135,15 @@ class BankBooks:
             )
         )
         for (day, currency), deltas in import_totals([tx]).items():
+            account_id = self.account.bank_account_id
             work.add(
-                lambda write, day=day, currency=currency, deltas=deltas: bank.stage_totals(
-                    write, self.tenant_id, self.account.bank_account_id, day, currency, deltas
+                partial(
+                    bank.stage_totals,
+                    tenant_id=self.tenant_id,
+                    bank_account_id=account_id,
+                    day=day,
+                    currency=currency,
+                    deltas=deltas,
                 )
             )
         work.commit()
@@ -170,3 +179,119 @@ def invoice(
         amount_due=amount,
     )
     return invoice_service.create_invoice(tenant_id, new, actor="test", now=now).invoice
+
+
+def stored_invoice(tenant_id: str, number: str, amount: int, *, now: datetime, **changes: Any) -> Invoice:
+    """An open EUR receivable of Acme GmbH (cp_payer), issued 2026-02-01, due 2026-03-01, as a header
+    to write straight to the table (`write_invoices`); `changes` sets any field."""
+    invoice = Invoice(
+        tenant_id=tenant_id,
+        invoice_id=new_id("invoice"),
+        direction=InvoiceDirection.RECEIVABLE,
+        document_kind=DocumentKind.INVOICE,
+        number=number,
+        counterparty_id="cp_payer",
+        counterparty_name="Acme GmbH",
+        segment=None,
+        issue_date=date(2026, 2, 1),
+        due_date=date(2026, 3, 1),
+        currency="EUR",
+        subtotal=amount,
+        tax=0,
+        amount_due=amount,
+        amount_paid=0,
+        status=InvoiceStatus.OPEN,
+        status_before_dispute=None,
+        description=None,
+        source="test",
+        metadata={},
+        created_at=now,
+        updated_at=now,
+        version=0,
+    )
+    return replace(invoice, **changes)
+
+
+def write_invoices(invoices: list[Invoice], *, with_numbers: bool = True) -> None:
+    """The invoices' header records (and number lookups, unless `with_numbers` is False) in a batch
+    write, the way the invoice repository writes them, without its transaction."""
+    with BatchWrite(InvoiceRecord) as batch:
+        for invoice in invoices:
+            record = header_record(invoice, None)
+            record.version = 1
+            batch.save(record)
+            lookup = number_lookup_record(invoice) if with_numbers else None
+            if lookup is not None:
+                batch.save(lookup)
+
+
+def a_counterparty(
+    tenant_id: str, iban: str | None, *, now: datetime, country: str | None = None
+) -> Counterparty:
+    """Acme GmbH with `iban` (not stored: `CounterpartyRepository().create(...)` stores it)."""
+    return Counterparty(
+        tenant_id=tenant_id,
+        counterparty_id=new_id("counterparty"),
+        name="Acme GmbH",
+        email=None,
+        phone=None,
+        address=None,
+        country=country,
+        preferred_language=None,
+        segment=None,
+        tax_id=None,
+        iban=iban,
+        external_reference=None,
+        metadata={},
+        created_at=now,
+        updated_at=now,
+        version=0,
+    )
+
+
+def fixed_proposals(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Proposal]]:
+    """Proposals per bank line id: what matching's `propose` answers for that line from now on in
+    this test (the rules are tested alone; these tests are about what a proposal does)."""
+    fixed: dict[str, list[Proposal]] = {}
+    monkeypatch.setattr(
+        matching, "propose", lambda line, books, today: list(fixed.get(line.transaction_id, []))
+    )
+    return fixed
+
+
+def installment_under_way(tenant_id: str, *, now: datetime, due: date) -> tuple[Plan, Installment]:
+    """An active, paid-out financing plan of 120.00 with one installment due on `due` whose debit is
+    under way (PROCESSING), written straight to the table."""
+    plan = Plan(
+        tenant_id=tenant_id,
+        plan_id=new_id("plan"),
+        invoice_id=new_id("invoice"),
+        supplier_name="Supplier",
+        currency="EUR",
+        principal=12_000,
+        fee=0,
+        total=12_000,
+        paid_amount=0,
+        payout_date=due - timedelta(days=20),
+        payout_status=PayoutStatus.PAID,
+        status=PlanStatus.ACTIVE,
+        installments_count=1,
+        pricing={"monthly_rate_bp": 150, "fixed_fee": 0},
+        created_at=now,
+        updated_at=now,
+    )
+    installment = Installment(
+        installment_id=new_id("installment"),
+        plan_id=plan.plan_id,
+        sequence=1,
+        kind="scheduled",
+        due_date=due,
+        amount=12_000,
+        currency="EUR",
+        status=InstallmentStatus.PROCESSING,
+    )
+    work = UnitOfWork("plan")
+    work.add(lambda write: write.save(plan_record(plan, None)))
+    work.add(lambda write: write.save(installment_record(tenant_id, installment, now, now)))
+    work.commit()
+    return plan, installment

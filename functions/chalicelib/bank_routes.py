@@ -1,5 +1,5 @@
-"""/v1/bank-accounts (create, read, list, change) and /v1/bank-statements (import a bank file, list
-the statements, read one with its lines)."""
+"""/v1/bank-accounts (create, read, list, change), /v1/bank-statements (import a bank file, list
+the statements, read one with its lines) and /v1/reconciliation-settings."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from cashline.schemas.bank_accounts import (
     BankAccountOutput,
     CreateBankAccountRequest,
     ImportStatementQuery,
+    ReconciliationSettingsOutput,
+    ReconciliationSettingsRequest,
     StatementImportOutput,
     StatementLinesQuery,
     StatementListQuery,
@@ -23,11 +25,16 @@ from cashline.schemas.bank_transactions import BankTransactionOutput
 from cashline.schemas.common import ListQuery, PageOutput, page_output
 from chalicelib.http import Call, api_route
 from chalicelib.invoice_routes import actor_of
-from chalicelib.runtime import deferred
+from chalicelib.runtime import api_ready, deferred
 
 if TYPE_CHECKING:
+    from cashline.dal.bank_repository import ReconciliationSettings
+    from cashline.services import documents
     from cashline.services.bank import accounts, imports, statements
+    from cashline.services.bank import settings as bank_settings
 else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    bank_settings = deferred("cashline.services.bank.settings")
+    documents = deferred("cashline.services.documents")
     accounts = deferred("cashline.services.bank.accounts")
     imports = deferred("cashline.services.bank.imports")
     statements = deferred("cashline.services.bank.statements")
@@ -144,6 +151,7 @@ def import_bank_statement(call: Call[Any, ImportStatementQuery]) -> StatementImp
         bank_account_id=call.query.bank_account_id,
         actor=actor_of(call),
         now=call.now,
+        keep_in=documents.store_for(api_ready()),  # the raw file, at bank-statements/<tenant>/<id>
     )
     return StatementImportOutput(
         id=result.import_id,
@@ -191,4 +199,48 @@ def get_bank_statement(call: Call[Any, StatementLinesQuery]) -> StatementWithLin
         **dict(StatementOutput.of(view.statement)),
         lines=[BankTransactionOutput.of(tx) for tx in view.lines],
         lines_cursor=view.lines_cursor,
+    )
+
+
+@api_route(
+    bank_api,
+    "/v1/reconciliation-settings",
+    method="GET",
+    summary="The score from which a match is applied automatically, and the days a payout may take",
+    response=ReconciliationSettingsOutput,
+    role=Role.READ_ONLY,
+    tag=TAG,
+)
+def get_reconciliation_settings(call: Call[Any, Any]) -> ReconciliationSettingsOutput:
+    return _settings_output(bank_settings.get_settings(call.tenant_id))
+
+
+@api_route(
+    bank_api,
+    "/v1/reconciliation-settings",
+    method="PUT",
+    summary="Set the automatic-match threshold and the not-in-bank days (send the version you read)",
+    request=ReconciliationSettingsRequest,
+    response=ReconciliationSettingsOutput,
+    role=Role.ADMIN,
+    tag=TAG,
+)
+def put_reconciliation_settings(
+    call: Call[ReconciliationSettingsRequest, Any],
+) -> ReconciliationSettingsOutput:
+    saved = bank_settings.update_settings(
+        call.tenant_id,
+        auto_match_threshold=call.body.auto_match_threshold,
+        not_in_bank_days=call.body.not_in_bank_days,
+        version=call.body.version,
+        now=call.now,
+    )
+    return _settings_output(saved)
+
+
+def _settings_output(saved: ReconciliationSettings) -> ReconciliationSettingsOutput:
+    return ReconciliationSettingsOutput(
+        auto_match_threshold=saved.auto_match_threshold,
+        not_in_bank_days=saved.not_in_bank_days,
+        version=saved.version,
     )

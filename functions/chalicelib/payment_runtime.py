@@ -37,6 +37,7 @@ def intake_runtime() -> webhooks.IntakeRuntime:
         endpoint=url_text(settings.aws_endpoint),
         paypal_cert_file=settings.paypal_cert_file,
         gocardless_base_url=url_text(settings.gocardless_base_url),
+        stripe_api_base=url_text(settings.stripe_api_base),
     )
 
 

@@ -1,4 +1,5 @@
-"""/v1/bank-transactions (the queue a person works), /v1/reports/reconciliation, /v1/bank-discrepancies."""
+"""/v1/bank-transactions (the queue a person works), /v1/reports/reconciliation, /v1/bank-discrepancies
+(listed, and resolved by a person)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from cashline.schemas.bank_transactions import (
     MatchRequest,
     ReconciliationQuery,
     ReconciliationReportOutput,
+    ResolveDiscrepancyRequest,
     UnmatchRequest,
 )
 from cashline.schemas.common import PageOutput, page_output
@@ -24,8 +26,9 @@ from chalicelib.invoice_routes import actor_of
 from chalicelib.runtime import deferred
 
 if TYPE_CHECKING:
-    from cashline.services.bank import queue, reports
+    from cashline.services.bank import flags, queue, reports
 else:  # imported by the first request that uses them (chalicelib.runtime.deferred)
+    flags = deferred("cashline.services.bank.flags")
     queue = deferred("cashline.services.bank.queue")
     reports = deferred("cashline.services.bank.reports")
 
@@ -184,3 +187,25 @@ def list_bank_discrepancies(call: Call[Any, DiscrepanciesQuery]) -> PageOutput[B
         starting_after=call.query.starting_after,
     )
     return page_output(page, BankDiscrepancyOutput.of)
+
+
+@api_route(
+    reconciliation_api,
+    "/v1/bank-discrepancies/{discrepancy_id}/resolve",
+    method="POST",
+    summary="Resolve an open discrepancy with a note (409 when it is resolved already)",
+    request=ResolveDiscrepancyRequest,
+    response=BankDiscrepancyOutput,
+    role=Role.FINANCE,
+    idempotent=True,
+    tag=TAG,
+)
+def resolve_bank_discrepancy(call: Call[ResolveDiscrepancyRequest, Any]) -> BankDiscrepancyOutput:
+    resolved = flags.resolve_discrepancy(
+        call.tenant_id,
+        call.path["discrepancy_id"],
+        note=call.body.note,
+        actor=actor_of(call),
+        now=call.now,
+    )
+    return BankDiscrepancyOutput.of(resolved)

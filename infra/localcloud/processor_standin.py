@@ -17,6 +17,11 @@ A test, or `POST /_standin/outcomes`, queues what the next requests meet:
   timeout_after_create  creates the payment (and saves the key), then hangs and drops the connection
   error                 500 (Stripe saves it under the key, as Stripe does)
 With nothing queued, a request succeeds.
+
+Payouts (for services.payments.payouts): a test adds one with `add_stripe_payout` (its balance
+transactions, listed by `GET /v1/balance_transactions?payout=`, 100 a page at most) or
+`add_gocardless_payout` (`GET /payouts/{id}` and its items by `GET /payout_items?payout=`);
+`fail_payout_reads(processor, n)` answers the next n payout reads with a 500.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ GOCARDLESS_CURRENCIES = frozenset({"AUD", "CAD", "DKK", "EUR", "GBP", "NZD", "SE
 
 _STRIPE_INTENT = re.compile(r"^/v1/payment_intents/([A-Za-z0-9_]+)$")
 _GOCARDLESS_PAYMENT = re.compile(r"^/payments/([A-Za-z0-9]+)$")
+_GOCARDLESS_PAYOUT = re.compile(r"^/payouts/([A-Za-z0-9]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +270,29 @@ class ProcessorStandIn:
             self._stripe_saved: dict[str, _Saved] = {}
             self._gocardless_keys: dict[str, str] = {}
             self._in_flight: set[tuple[str, str]] = set()
+            self._payouts: dict[str, dict[str, Any]] = {}  # GoCardless payouts by id
+            self._payout_items: dict[str, list[dict[str, Any]]] = {}  # both processors', by payout id
+            self._payout_failures: dict[str, int] = dict.fromkeys(PROCESSORS, 0)
+
+    def add_stripe_payout(self, payout_id: str, transactions: list[dict[str, Any]]) -> None:
+        """A Stripe payout's balance transactions (each with type, amount, fee, source; ids added)."""
+        listed = [
+            {"id": f"txn_{payout_id}_{n}", "object": "balance_transaction", **t}
+            for n, t in enumerate(transactions)
+        ]
+        with self._cond:
+            self._payout_items[payout_id] = listed
+
+    def add_gocardless_payout(self, payout: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        """A GoCardless payout (id, amount, deducted_fees, currency, arrival_date, ...) and its items."""
+        with self._cond:
+            self._payouts[str(payout["id"])] = dict(payout)
+            self._payout_items[str(payout["id"])] = [dict(item) for item in items]
+
+    def fail_payout_reads(self, processor: Processor, times: int) -> None:
+        """The next `times` payout reads at this processor answer 500 (the processor is down)."""
+        with self._cond:
+            self._payout_failures[processor] += times
 
     def script(self, processor: Processor, *outcomes: Outcome) -> None:
         """Queue what the next requests that reach this processor's endpoint meet, in order."""
@@ -330,6 +359,10 @@ class ProcessorStandIn:
             return self._fetch(match.group(1), "stripe")
         if method == "GET" and (match := _GOCARDLESS_PAYMENT.match(route)):
             return self._fetch(match.group(1), "gocardless")
+        if method == "GET" and route in ("/v1/balance_transactions", "/payout_items"):
+            return self._payout_listing(route, dict(parse_qsl(urlsplit(path).query)))
+        if method == "GET" and (match := _GOCARDLESS_PAYOUT.match(route)):
+            return self._gocardless_payout(match.group(1))
         return Reply(
             404, {"error": {"type": "invalid_request_error", "message": f"no route {method} {route}"}}
         )
@@ -360,6 +393,55 @@ class ProcessorStandIn:
                 [{"reason": "resource_not_found", "message": "Resource not found"}],
             )
         return Reply(200, {"payments": found})
+
+    def _payout_down(self, processor: Processor) -> Reply | None:
+        with self._cond:
+            if self._payout_failures[processor] <= 0:
+                return None
+            self._payout_failures[processor] -= 1
+        if processor == "stripe":
+            return _stripe_error(500, "api_error", "An unknown error occurred")
+        return _gocardless_error(
+            500,
+            "gocardless",
+            "Internal server error",
+            [{"reason": "internal_server_error", "message": "oops"}],
+        )
+
+    def _gocardless_payout(self, payout_id: str) -> Reply:
+        if (down := self._payout_down("gocardless")) is not None:
+            return down
+        with self._cond:
+            payout = copy.deepcopy(self._payouts.get(payout_id))
+        if payout is None:
+            return _gocardless_error(
+                404,
+                "invalid_api_usage",
+                "Resource not found",
+                [{"reason": "resource_not_found", "message": "Resource not found"}],
+            )
+        return Reply(200, {"payouts": payout})
+
+    def _payout_listing(self, route: str, query: dict[str, str]) -> Reply:
+        """One page of a payout's items: Stripe's list object (starting_after an id) or GoCardless's
+        cursor page (after an index: payout items have no ids)."""
+        stripe = route.startswith("/v1/")
+        if (down := self._payout_down("stripe" if stripe else "gocardless")) is not None:
+            return down
+        with self._cond:
+            items = copy.deepcopy(self._payout_items.get(query.get("payout", ""), []))
+        limit = min(int(query.get("limit") or 10), 100 if stripe else 500)
+        if stripe:
+            after = query.get("starting_after")
+            start = next((n + 1 for n, t in enumerate(items) if t["id"] == after), 0) if after else 0
+            page = items[start : start + limit]
+            more = start + limit < len(items)
+            return Reply(200, {"object": "list", "url": route, "has_more": more, "data": page})
+        start = int(query.get("after") or 0)
+        page = items[start : start + limit]
+        after_cursor = str(start + limit) if start + limit < len(items) else None
+        meta = {"cursors": {"before": None, "after": after_cursor}, "limit": limit}
+        return Reply(200, {"payout_items": page, "meta": meta})
 
     def _hang(self) -> Reply:
         """The client gives up waiting; the connection is then dropped without an answer."""

@@ -1,5 +1,6 @@
-"""Demo data for `make run`: a tenant, keys of each role, and a realistic book of invoices and
-bills in several currencies, some overdue, one disputed.
+"""Demo data for `make run`: a tenant, keys of each role, a realistic book of invoices and bills in
+several currencies, some overdue, one disputed, and a bank account with an imported statement
+(`localcloud.demo_bank`).
 
 Everything goes through the services the API uses, never raw table writes.
 """
@@ -18,7 +19,8 @@ from cashline.domain.plans import DebitMethod, FinancingSettings
 from cashline.services.access import TenantSettings, create_api_key, create_tenant
 from cashline.services.counterparties import create_counterparty
 from cashline.services.financing import PlanRequest, finance_invoice, update_settings
-from cashline.services.invoices import change_status, create_invoice
+from cashline.services.invoices import change_status, create_invoice, get_invoice
+from localcloud.demo_bank import DemoBank, seed_bank
 from localcloud.paths import LOCAL_STATE
 
 CUSTOMERS: list[dict[str, Any]] = [
@@ -77,6 +79,7 @@ RECEIVABLES = [
     (2, "RE-2026-1009", "GBP", [("Hydraulic press", "1", 2390000, "20")], 40, 30, "disputed"),
     (2, "RE-2026-1024", "GBP", [("Training day", "2", 95000, "20")], 3, 30, None),
     (3, "RE-2026-1011", "EUR", [("Lighting rig rental", "3", 42000, "20")], 100, 30, None),
+    (3, "RE-2026-1027", "EUR", [("Stage lighting design", "2", 65000, "20")], 6, 30, None),
 ]
 PAYABLES = [
     (0, "SW-88812", "EUR", [("Steel sheet 2mm", "40", 18900, "19")], 25, 30),
@@ -89,6 +92,7 @@ PAYABLES = [
 class DemoTenant:
     tenant_id: str
     keys: dict[Role, str]
+    bank: DemoBank
 
 
 def _lines(specs: list[tuple[str, str, int, str]]) -> list[LineInput]:
@@ -117,6 +121,7 @@ def seed_demo(now: datetime) -> DemoTenant:
     customers = [create_counterparty(tenant.tenant_id, c, now=now).counterparty for c in CUSTOMERS]
     suppliers = [create_counterparty(tenant.tenant_id, s, now=now).counterparty for s in SUPPLIERS]
     today = now.date()
+    numbers: dict[str, str] = {}  # invoice number -> id, for the bank statement made from them
     # The campaign first: the receivables created overdue enter it with their creation.
     _seed_insight(tenant.tenant_id, now)
     for who, number, currency, lines, issued_ago, terms, status in RECEIVABLES:
@@ -129,6 +134,7 @@ def seed_demo(now: datetime) -> DemoTenant:
             actor=actor,
             now=now,
         )
+        numbers[number] = view.invoice.invoice_id
         if status:
             change_status(
                 tenant.tenant_id,
@@ -151,6 +157,7 @@ def seed_demo(now: datetime) -> DemoTenant:
                 now=now,
             )
         )
+        numbers[number] = bills[-1].invoice.invoice_id
     # Financing: debits go to the local processor stand-in; one open bill is financed in 6 installments.
     update_settings(
         tenant.tenant_id,
@@ -171,10 +178,17 @@ def seed_demo(now: datetime) -> DemoTenant:
         now=now,
     )
     _seed_payments(tenant.tenant_id, customers[0].counterparty_id, now)
+    # The bank statement last: it pays what the invoices owe after the payments above.
+    demo_bank = seed_bank(
+        tenant.tenant_id,
+        {n: get_invoice(tenant.tenant_id, i, now=now).invoice for n, i in numbers.items()},
+        {party["name"]: party.get("iban") for party in CUSTOMERS + SUPPLIERS},
+        now,
+    )
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")
-    return DemoTenant(tenant_id=tenant.tenant_id, keys=keys)
+    return DemoTenant(tenant_id=tenant.tenant_id, keys=keys, bank=demo_bank)
 
 
 def _new(

@@ -7,7 +7,8 @@ invoice (matched automatically), one paying an invoice by its creditor reference
 interest from the bank (unmatched). The panel must show every part the API has (balance per
 account, the month's figures, the queue with the best candidates, the matched lines, the open
 discrepancies); a read-only key's Accept is refused in the panel's status; with a finance key the
-person accepts the suggestion, ignores the interest with a reason, unmatches one automatic match
+person accepts the suggestion, ignores the interest with a reason, resolves the bank fee's
+discrepancy with a note, unmatches one automatic match
 and matches it again by typing the invoice, and the API agrees after each step; an Unmatch of a line
 someone else unmatched meanwhile is refused (409) in the panel's status. Any API answer of
 4xx/5xx a step does not expect, or any console error, fails; waits are bounded waits on
@@ -419,6 +420,23 @@ def _ignore(driver: Any, api: Api, seeded: Seeded, watch: Watch) -> None:
     watch.check()
 
 
+def _resolve(driver: Any, api: Api, seeded: Seeded, watch: Watch) -> None:
+    """The bank fee's underpaid discrepancy resolved with a note: it leaves the open list."""
+    [item] = [
+        li for li in _all(driver, '#bank-discrepancies li[data-kind="underpaid"]') if _euros(1500) in li.text
+    ]
+    discrepancy_id = item.get_attribute("data-id")
+    _act(driver, item, "resolve")
+    _submit(driver, f"resolve-{discrepancy_id}", "Bank fee, agreed with Bergbahnen Zermatt")
+    _after_action(driver, "Resolved the underpaid discrepancy of €15.00")
+    assert "Bank fee, agreed with Bergbahnen Zermatt" in _status(driver)
+    assert not _all(driver, f'#bank-discrepancies li[data-id="{discrepancy_id}"]')
+    resolved = api.get("/v1/bank-discrepancies?status=resolved", key=seeded.tenant.read_only).json()["data"]
+    [done] = [d for d in resolved if d["id"] == discrepancy_id]
+    assert done["note"] == "Bank fee, agreed with Bergbahnen Zermatt" and done["resolved_at"]
+    watch.check()
+
+
 def _unmatch(driver: Any, api: Api, seeded: Seeded, watch: Watch) -> None:
     line = _line_box(driver, "bank-matched", seeded, "auto_1002")
     payments = _transaction(api, seeded, "auto_1002")["payment_ids"]
@@ -543,6 +561,7 @@ def test_the_reconciliation_panel_in_a_browser(
     _full_screenshot(driver, screenshot, WIDE, "wide")
     _accept(driver, api, seeded, watch)
     _ignore(driver, api, seeded, watch)
+    _resolve(driver, api, seeded, watch)
     _check_panel(driver, api, seeded)
 
     # A phone: the same panel without sideways scrolling; the rest of the work done there.

@@ -12,26 +12,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from pynamodb.models import BatchWrite
 
 from bench.dynamodb_meter import metered
 from cashline.dal.bank_candidates import StoredCandidates
 from cashline.dal.bank_repository import BankRepository
 from cashline.dal.financing_repository import installment_record
-from cashline.dal.invoice_records import InvoiceRecord
-from cashline.dal.invoice_repository import header_record, number_lookup_record
 from cashline.dal.party_repository import CounterpartyRepository
-from cashline.dal.payment_repository import payment_record
+from cashline.dal.payment_repository import amount_lookup_record, payment_record
 from cashline.dal.transactions import UnitOfWork
 from cashline.domain.counterparties import Counterparty
-from cashline.domain.invoices import Direction, DocumentKind, Invoice, InvoiceStatus
+from cashline.domain.invoices import DocumentKind, Invoice, InvoiceStatus
 from cashline.domain.payments import Direction as PaymentDirection
 from cashline.domain.payments import Payment, PaymentKind, PaymentSource, PaymentStatus
 from cashline.domain.plans import Installment, InstallmentStatus
 from cashline.ids import new_id
+from tests.bank_setup import a_counterparty as stored_counterparty
+from tests.bank_setup import stored_invoice, write_invoices
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
 
@@ -41,43 +41,7 @@ IBAN = "DE02120300000000202051"
 
 
 def an_invoice(tenant_id: str, number: str, amount: int, **changes: Any) -> Invoice:
-    invoice = Invoice(
-        tenant_id=tenant_id,
-        invoice_id=new_id("invoice"),
-        direction=Direction.RECEIVABLE,
-        document_kind=DocumentKind.INVOICE,
-        number=number,
-        counterparty_id="cp_payer",
-        counterparty_name="Acme GmbH",
-        segment=None,
-        issue_date=date(2026, 2, 1),
-        due_date=date(2026, 3, 1),
-        currency="EUR",
-        subtotal=amount,
-        tax=0,
-        amount_due=amount,
-        amount_paid=0,
-        status=InvoiceStatus.OPEN,
-        status_before_dispute=None,
-        description=None,
-        source="test",
-        metadata={},
-        created_at=NOW,
-        updated_at=NOW,
-        version=0,
-    )
-    return replace(invoice, **changes)
-
-
-def write_invoices(invoices: list[Invoice]) -> None:
-    with BatchWrite(InvoiceRecord) as batch:
-        for invoice in invoices:
-            record = header_record(invoice, None)
-            record.version = 1
-            batch.save(record)
-            lookup = number_lookup_record(invoice)
-            if lookup is not None:
-                batch.save(lookup)  # type: ignore[arg-type]
+    return stored_invoice(tenant_id, number, amount, now=NOW, **changes)
 
 
 def filler(tenant_id: str, count: int) -> list[Invoice]:
@@ -145,6 +109,8 @@ def books(open_filler: int) -> tuple[str, dict[str, Any]]:
     refund = a_payment(t, PaymentKind.REFUND, 98000, TODAY)
     work.add(lambda w: w.save(payment_record(payout)))
     work.add(lambda w: w.save(payment_record(refund)))
+    for lookup in (amount_lookup_record(payout), amount_lookup_record(refund)):
+        work.add(partial(lambda w, item: w.save(item), item=lookup))
     work.add(
         lambda w: BankRepository().stage_learned(
             w, t, iban=None, remittance_key="MIETE WOHNUNG", counterparty_id="cp_payer", now=NOW
@@ -155,24 +121,7 @@ def books(open_filler: int) -> tuple[str, dict[str, Any]]:
 
 
 def a_counterparty(tenant_id: str, iban: str | None) -> Counterparty:
-    return Counterparty(
-        tenant_id=tenant_id,
-        counterparty_id=new_id("counterparty"),
-        name="Acme GmbH",
-        email=None,
-        phone=None,
-        address=None,
-        country=None,
-        preferred_language=None,
-        segment=None,
-        tax_id=None,
-        iban=iban,
-        external_reference=None,
-        metadata={},
-        created_at=NOW,
-        updated_at=NOW,
-        version=0,
-    )
+    return stored_counterparty(tenant_id, iban, now=NOW)
 
 
 def test_each_lookup_finds_only_what_a_bank_line_may_pay() -> None:
@@ -268,7 +217,10 @@ def test_the_calls_per_lookup_do_not_grow_with_the_open_invoices() -> None:
     small = calls_per_lookup(open_filler=10)
     large = calls_per_lookup(open_filler=2_000)
     assert small == large
-    # And each is one keyed read (two for a number: the lookup, then the headers in one BatchGet)
+    # And each is one keyed read (two for a number or a payment by amount: the lookup, then the
+    # headers or payments in one BatchGet)
     assert small["invoices_by_number"] == (2, "BatchGetItem x1, Query x1")
+    assert small["payments_near"] == (2, "BatchGetItem x1, Query x1")
     assert small["learned_counterparty"] == (1, "GetItem x1")
-    assert all(calls == 1 for name, (calls, _) in small.items() if name != "invoices_by_number")
+    two = {"invoices_by_number", "payments_near"}
+    assert all(calls == 1 for name, (calls, _) in small.items() if name not in two)

@@ -22,7 +22,7 @@ from cashline.dal.bank_repository import (
     TransactionFilter,
 )
 from cashline.dal.transactions import UnitOfWork
-from cashline.domain.bank.model import Direction, EntryStatus
+from cashline.domain.bank.model import Direction
 from cashline.domain.bank.reconciliation import (
     BankAccount,
     BankTransaction,
@@ -39,6 +39,7 @@ from cashline.domain.bank.reconciliation import (
 )
 from cashline.errors import ConflictError, NotFoundError, ValidationError
 from cashline.ids import new_id
+from tests.bank_books import bank_line
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
 
@@ -109,7 +110,7 @@ def a_line(
     status: TransactionStatus = TransactionStatus.UNMATCHED,
 ) -> BankTransaction:
     btx = new_id("bank_transaction")
-    return BankTransaction(
+    return bank_line(
         tenant_id=tenant_id,
         transaction_id=btx,
         bank_account_id=account_id,
@@ -117,21 +118,14 @@ def a_line(
         import_id="bsi_x",
         fingerprint=f"fp-{btx}",
         amount=amount,
-        currency="EUR",
         direction=direction,
         booking_date=booked,
         value_date=booked,
-        entry_status=EntryStatus.BOOKED,
-        reversal=False,
         bank_reference="REF-1",
-        end_to_end_id=None,
-        mandate_id=None,
         creditor_reference="RF18539007547034",
         remittance="Rechnung INV-7034",
         counterparty_name="Acme GmbH",
         counterparty_iban="DE02120300000000202051",
-        counterparty_account=None,
-        counterparty_bic=None,
         transaction_code="NTRF",
         status=status,
         created_at=NOW,

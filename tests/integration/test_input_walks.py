@@ -65,8 +65,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/bank-transactions/{transaction_id}/match"): {"proposal": 0},
     ("post", "/v1/bank-transactions/{transaction_id}/ignore"): {"reason": "own transfer"},
     ("post", "/v1/bank-transactions/{transaction_id}/unmatch"): {},
+    ("post", "/v1/bank-discrepancies/{discrepancy_id}/resolve"): {"note": "fees agreed"},
     ("post", "/v1/bank-accounts"): {"name": "Hausbank", "currency": "EUR", "iban": "DE89370400440532013000"},
     ("patch", "/v1/bank-accounts/{bank_account_id}"): {"version": 1},
+    ("put", "/v1/reconciliation-settings"): {"auto_match_threshold": 95, "not_in_bank_days": 7},
 }
 # Bodies that are not a Cashline JSON model, and why an unknown field is not an error there.
 RAW_BODIES = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -45,6 +44,7 @@ from cashline.services.payments.context import context_for, payments
 from cashline.services.payments.events import process_event
 from cashline.services.payments.manual import manual_event, record_payment
 from tests.bank_setup import BankBooks
+from tests.bank_setup import fixed_proposals as proposals_of
 from tests.utils import TestTenant, make_tenant
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
@@ -107,13 +107,8 @@ def _open_discrepancies(tenant_id: str) -> list[StoredDiscrepancy]:
 
 
 @pytest.fixture
-def fixed_proposals(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Proposal]]]:
-    """Proposals per bank line id: what `propose` answers for that line (the rules are tested alone)."""
-    fixed: dict[str, list[Proposal]] = {}
-    monkeypatch.setattr(
-        matching, "propose", lambda line, books, today: list(fixed.get(line.transaction_id, []))
-    )
-    yield fixed
+def fixed_proposals(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Proposal]]:
+    return proposals_of(monkeypatch)
 
 
 # ---------------------------------------------------------------------------------------------

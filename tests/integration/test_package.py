@@ -56,7 +56,7 @@ def _policies_of(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
 
 def test_every_function_role_has_one_policy_of_its_own(packaged: dict[str, Any]) -> None:
     roles = _function_roles(packaged)
-    assert len(roles) == len(set(roles.values())) == 16  # one role per function, none shared
+    assert len(roles) == len(set(roles.values())) == 17  # one role per function, none shared
     for function, role in roles.items():
         [policy] = _policies_of(packaged, role)
         assert policy["Roles"] == [{"Ref": role}], f"{function}'s policy is shared"
@@ -84,7 +84,10 @@ EXPECTED: dict[str, set[str]] = {
         "table:delete",
         "index:*",
         "idempotency",
-        *(f"s3:put:{p}" for p in ("uploads", "documents", "statements", "letters", "webhooks")),
+        *(
+            f"s3:put:{p}"
+            for p in ("uploads", "documents", "statements", "letters", "webhooks", "bank-statements")
+        ),
         *(f"s3:get:{p}" for p in ("documents", "statements", "letters")),
         "s3:delete:documents",
         "s3:list",
@@ -100,7 +103,7 @@ EXPECTED: dict[str, set[str]] = {
     "ApiKeyAuthorizer": {"table:get"},
     "Housekeeping": SWEEP,
     "InvoiceOverdueCheck": SWEEP,
-    "BankMatch": SWEEP | {"index:gsi1", "index:gsi3", "index:gsi5"},
+    "BankMatch": SWEEP | {"index:gsi1", "index:gsi3", "index:gsi5", "index:gsi6"},
     "PayoutBankCheck": SWEEP,
     "FinancingPayouts": SWEEP,
     "InstallmentDebits": SWEEP,
@@ -129,6 +132,20 @@ EXPECTED: dict[str, set[str]] = {
         "s3:put:letters",
         "ses",
         "sms",
+    },
+    "BankStatementArrived": {
+        "table:read",
+        "table:write",
+        "index:gsi1",
+        "index:gsi3",
+        "index:gsi5",
+        "index:gsi6",
+        "sqs:receive:BankStatementsQueue",
+        "s3:get:bank-inbox",
+        "s3:delete:bank-inbox",
+        "s3:put:bank-statements",
+        "s3:put:bank-inbox-rejected",
+        "s3:list",
     },
     "DocumentUploaded": {
         "table:read",
@@ -186,7 +203,7 @@ def _s3(actions: set[str], resource: str) -> Iterator[str]:
         yield "s3:list"
         return
     # Objects by prefix only: never the whole bucket.
-    match = re.fullmatch(r"\$\{DocumentsBucket\.Arn\}/([a-z]+)/\*", resource)
+    match = re.fullmatch(r"\$\{DocumentsBucket\.Arn\}/([a-z]+(?:-[a-z]+)*)/\*", resource)
     assert match, f"S3 resource {resource} is not one key prefix"
     verbs = {"s3:GetObject": "get", "s3:PutObject": "put", "s3:DeleteObject": "delete"}
     assert actions <= set(verbs), actions

@@ -9,14 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from pynamodb.connection import Connection
-from pynamodb.transactions import TransactWrite
 
-from cashline.dal.financing_repository import FinancingRepository, installment_record, plan_record
-from cashline.dal.table import CashlineItem
+from cashline.dal.financing_repository import FinancingRepository
 from cashline.domain.invoices import Direction, Invoice, InvoiceStatus, NewInvoice
 from cashline.domain.payments import Payment, PaymentKind, PaymentMethod, PaymentSource, PaymentStatus
-from cashline.domain.plans import Installment, InstallmentStatus, PayoutStatus, Plan, PlanStatus
+from cashline.domain.plans import Installment, InstallmentStatus, Plan, PlanStatus
 from cashline.ids import new_id
 from cashline.schemas.payment_events import EventAction, PaymentEvent, Targets
 from cashline.services import invoices as invoice_service
@@ -24,6 +21,7 @@ from cashline.services.payments.context import Context, Outcome, context_for, in
 from cashline.services.payments.events import HANDLERS, process_event
 from cashline.services.payments.manual import assign
 from cashline.services.payments.reversal import OriginalNotSeenError
+from tests.bank_setup import installment_under_way
 from tests.utils import TestTenant, make_tenant
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
@@ -327,41 +325,9 @@ def test_a_refund_before_its_payment_waits_then_is_recorded_unlinked(shop: TestT
 
 
 def _plan(tenant_id: str) -> tuple[Plan, Installment]:
-    """An active, paid-out plan with one scheduled installment (as the debit sweep finds it)."""
-    plan = Plan(
-        tenant_id=tenant_id,
-        plan_id=new_id("plan"),
-        invoice_id=new_id("invoice"),
-        supplier_name="Supplier",
-        currency="EUR",
-        principal=12_000,
-        fee=0,
-        total=12_000,
-        paid_amount=0,
-        payout_date=TODAY - timedelta(days=20),
-        payout_status=PayoutStatus.PAID,
-        status=PlanStatus.ACTIVE,
-        installments_count=1,
-        pricing={"monthly_rate_bp": 150, "fixed_fee": 0},
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    installment = Installment(
-        installment_id=new_id("installment"),
-        plan_id=plan.plan_id,
-        sequence=1,
-        kind="scheduled",
-        due_date=TODAY,
-        amount=12_000,
-        currency="EUR",
-        status=InstallmentStatus.PROCESSING,
-    )
-    meta = CashlineItem.Meta
-    with TransactWrite(connection=Connection(region=meta.region, host=meta.host)) as write:
-        header = plan_record(plan, None)
-        write.save(header)
-        write.save(installment_record(tenant_id, installment, NOW, NOW))
-    return plan, installment
+    """An active, paid-out plan with one installment whose debit is under way (as the debit sweep
+    leaves it)."""
+    return installment_under_way(tenant_id, now=NOW, due=TODAY)
 
 
 def _debit(action: EventAction, plan: Plan, installment: Installment, reference: str) -> PaymentEvent:

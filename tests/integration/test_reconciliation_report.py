@@ -4,7 +4,6 @@ from the day totals alone (a metered call shows it reads no bank line). No test 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from cashline.domain.bank.reconciliation import (
 )
 from cashline.services.bank import matching, queue
 from cashline.services.bank.reports import reconciliation_report
-from tests.bank_setup import BankBooks, invoice
+from tests.bank_setup import BankBooks, fixed_proposals, invoice
 from tests.utils import FROZEN_NOW, Api, TestTenant, error_of, make_tenant
 
 NOW = FROZEN_NOW
@@ -36,12 +35,8 @@ def books(frozen_now: datetime, tenant: TestTenant) -> BankBooks:
 
 
 @pytest.fixture
-def proposals(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Proposal]]]:
-    fixed: dict[str, list[Proposal]] = {}
-    monkeypatch.setattr(
-        matching, "propose", lambda line, books, today: list(fixed.get(line.transaction_id, []))
-    )
-    yield fixed
+def proposals(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Proposal]]:
+    return fixed_proposals(monkeypatch)
 
 
 def _a_month_of_lines(books: BankBooks, proposals: dict[str, list[Proposal]]) -> None:

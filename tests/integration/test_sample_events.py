@@ -132,6 +132,14 @@ def test_payout_bank_check_schedule_event(chalice_app: Any) -> None:
     assert set(result) == {"claimed", "flagged", "items_read"}
 
 
+def test_bank_statement_arrived_event_for_a_file_no_longer_there_is_acknowledged(chalice_app: Any) -> None:
+    # The sample names a file not in this bucket (an earlier delivery moved it): nothing to import.
+    result = chalice_app.handler_map["bank_statement_arrived"](
+        _event("sqs_bank_statement_arrived.json"), lambda_context("bsa")
+    )
+    assert result == {"batchItemFailures": []}
+
+
 def test_delivery_feedback_event_for_an_unknown_message_is_acknowledged(chalice_app: Any) -> None:
     result = chalice_app.handler_map["delivery_feedback"](
         _event("sqs_delivery_feedback.json"), lambda_context("df")

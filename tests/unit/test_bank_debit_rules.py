@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 
@@ -17,7 +17,7 @@ from cashline.domain.bank.debit_rules import (
     propose_debit,
     propose_payout,
 )
-from cashline.domain.bank.model import Direction, EntryStatus
+from cashline.domain.bank.model import Direction
 from cashline.domain.bank.reconciliation import (
     BankTransaction,
     DiscrepancyKind,
@@ -27,60 +27,30 @@ from cashline.domain.bank.reconciliation import (
     OpenInvoice,
     ShortfallCause,
     TargetType,
-    TransactionStatus,
 )
 from cashline.domain.references import creditor_reference
-from tests.bank_books import MemoryBooks
+from tests.bank_books import BOOKED, MemoryBooks, open_invoice
+from tests.bank_books import bank_line as books_line
 
 TODAY = date(2026, 12, 6)
-BOOKED = date(2026, 12, 3)
 SUPPLIER_IBAN = "DE89370400440532013000"
 
 
 def bank_line(**changes: object) -> BankTransaction:
-    line = BankTransaction(
-        tenant_id="t_1",
-        transaction_id="btx_1",
-        bank_account_id="ba_1",
-        statement_id="bst_1",
-        import_id="bsi_1",
-        fingerprint="fp-1",
-        amount=119000,
-        currency="EUR",
-        direction=Direction.DEBIT,
-        booking_date=BOOKED,
-        value_date=BOOKED,
-        entry_status=EntryStatus.BOOKED,
-        reversal=False,
-        bank_reference=None,
-        end_to_end_id=None,
-        mandate_id=None,
-        creditor_reference=None,
-        remittance="",
-        counterparty_name=None,
-        counterparty_iban=None,
-        counterparty_account=None,
-        counterparty_bic=None,
-        transaction_code=None,
-        status=TransactionStatus.UNMATCHED,
-        created_at=datetime(2026, 12, 3, 8, 0),
-        updated_at=datetime(2026, 12, 3, 8, 0),
-    )
-    return replace(line, **changes)  # type: ignore[arg-type]
+    """A debit of 1,190.00 booked on BOOKED (tests/bank_books.py `bank_line`)."""
+    return books_line(**{"direction": Direction.DEBIT, **changes})
 
 
 def bill(
     number: str, outstanding: int, *, bill_id: str = "inv_b1", cp: str = "cp_s1", name: str = "Acme GmbH"
 ) -> OpenInvoice:
-    return OpenInvoice(
+    return open_invoice(
+        number,
+        outstanding,
         invoice_id=bill_id,
-        number=number,
         counterparty_id=cp,
         counterparty_name=name,
         direction="payable",
-        currency="EUR",
-        amount_due=outstanding,
-        outstanding=outstanding,
         issue_date=date(2026, 11, 1),
         due_date=date(2026, 12, 1),
     )

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from cashline.domain.bank.fingerprints import booked_lines, line_fingerprint, statement_key
+from cashline.domain.bank.fingerprints import booked_lines, line_fingerprint, slot_fingerprint, statement_key
 from cashline.domain.bank.model import (
     BankFileError,
     BankLine,
@@ -99,3 +99,44 @@ def test_a_statement_is_named_by_its_id_and_dates_or_else_by_its_lines() -> None
     longer = replace(csv, lines=(LINE, replace(LINE, amount=1)))
     assert statement_key(csv, "ba_1") != statement_key(longer, "ba_1")
     assert statement_key(csv, "ba_1") == statement_key(replace(csv, lines=(LINE,)), "ba_1")
+
+
+BARE = replace(LINE, bank_reference=None, end_to_end_id=None)
+
+
+@pytest.mark.parametrize("kind", [ReportKind.NOTIFICATION, ReportKind.INTRADAY])
+def test_a_reference_less_line_of_two_reports_is_two_lines_that_share_a_slot_base(kind: ReportKind) -> None:
+    (first,) = booked_lines(_statement(BARE, kind=kind, statement_id="N-1"), "ba_1")
+    (second,) = booked_lines(_statement(BARE, kind=kind, statement_id="N-2"), "ba_1")
+    (again,) = booked_lines(_statement(BARE, kind=kind, statement_id="N-1"), "ba_1")
+
+    assert first.fingerprint != second.fingerprint  # each report's own line
+    assert first.fingerprint == again.fingerprint  # the same report again is the same line
+    assert first.slot_base is not None and first.slot_base == second.slot_base
+    # The end-of-day statement's lines are the slots the reported ones take: #0, #1, ...
+    eod = booked_lines(_statement(BARE, BARE), "ba_1")
+    assert [b.fingerprint for b in eod] == [slot_fingerprint(first.slot_base, k) for k in (0, 1)]
+    assert all(b.slot_base is None for b in eod)
+
+
+@pytest.mark.parametrize(
+    "change", [{"bank_reference": "REF-9", "end_to_end_id": None}, {"end_to_end_id": "E2E-9"}]
+)
+def test_a_line_with_a_reference_or_end_to_end_id_is_one_line_across_reports(
+    change: dict[str, object],
+) -> None:
+    line = replace(BARE, **change)  # type: ignore[arg-type]
+    (notified,) = booked_lines(_statement(line, kind=ReportKind.NOTIFICATION, statement_id="N-1"), "ba_1")
+    (intraday,) = booked_lines(_statement(line, kind=ReportKind.INTRADAY, statement_id="R-1"), "ba_1")
+    (eod,) = booked_lines(_statement(line), "ba_1")
+
+    assert notified.fingerprint == intraday.fingerprint == eod.fingerprint
+    assert notified.slot_base is None
+
+
+def test_a_report_without_id_or_sequence_fingerprints_its_lines_as_a_statement_does() -> None:
+    (bare,) = booked_lines(
+        _statement(BARE, kind=ReportKind.NOTIFICATION, statement_id=None, sequence=None), "ba_1"
+    )
+    (eod,) = booked_lines(_statement(BARE), "ba_1")
+    assert (bare.fingerprint, bare.slot_base) == (eod.fingerprint, None)

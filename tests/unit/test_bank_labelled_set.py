@@ -24,17 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from cashline.domain.bank.matching import propose, remittance_key
-from cashline.domain.bank.model import Direction, EntryStatus
 from cashline.domain.bank.reconciliation import (
     DEFAULT_AUTO_MATCH_THRESHOLD,
     BankTransaction,
     OpenInvoice,
     Proposal,
-    TransactionStatus,
 )
 from cashline.domain.bank.resemblance import one_edit_apart
 from cashline.domain.references import creditor_reference, normalize_invoice_number
-from tests.bank_books import MemoryBooks
+from tests.bank_books import MemoryBooks, bank_line
 
 SEED = 13
 TODAY = date(2026, 12, 4)
@@ -288,31 +286,20 @@ class _Lines:
         rng = self.rng
         # A payer's own IBAN (books.counterparty_of_iban knows it when it is on file), or a new one.
         iban = payer.iban if payer is not None and extra.get("iban") != "new" else _iban(rng, "DE")
-        line = BankTransaction(
+        line = bank_line(
             tenant_id="t_lab",
             transaction_id=f"btx_{len(self.lines):04d}",
-            bank_account_id="ba_1",
-            statement_id="bst_1",
-            import_id="bsi_1",
             fingerprint=f"f{len(self.lines)}",
             amount=amount,
-            currency="EUR",
-            direction=Direction.CREDIT,
             booking_date=TODAY,
             value_date=TODAY,
-            entry_status=EntryStatus.BOOKED,
-            reversal=False,
             bank_reference=f"BR{rng.randrange(10**9)}",
             end_to_end_id=extra.get("e2e") or "NOTPROVIDED",
-            mandate_id=None,
             creditor_reference=extra.get("creditor_reference"),
             remittance=text,
             counterparty_name=extra.get("name", _bank_name(rng, payer) if payer else None),
             counterparty_iban=iban,
-            counterparty_account=None,
-            counterparty_bic=None,
             transaction_code="NTRF",
-            status=TransactionStatus.UNMATCHED,
             created_at=datetime(2026, 12, 4, 8, 0),
             updated_at=datetime(2026, 12, 4, 8, 0),
         )

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 
 from cashline.domain.bank.discrepancies import shortfall
 from cashline.domain.bank.matching import exact_subsets, propose, remittance_key
-from cashline.domain.bank.model import Direction, EntryStatus
+from cashline.domain.bank.model import Direction
 from cashline.domain.bank.named_invoices import national_reference_numbers
 from cashline.domain.bank.reconciliation import (
     BankTransaction,
@@ -22,11 +22,11 @@ from cashline.domain.bank.reconciliation import (
     OpenInvoice,
     Proposal,
     ShortfallCause,
-    TransactionStatus,
 )
 from cashline.domain.bank.resemblance import one_edit_apart, same_but_zeros, similar_names
 from cashline.domain.references import creditor_reference
-from tests.bank_books import MemoryBooks
+from tests.bank_books import MemoryBooks, open_invoice
+from tests.bank_books import bank_line as books_line
 
 TODAY = date(2026, 12, 6)
 PAYER_IBAN = "DE89370400440532013000"
@@ -34,35 +34,9 @@ STRANGER_IBAN = "DE02120300000000202051"
 
 
 def bank_line(**changes: object) -> BankTransaction:
-    line = BankTransaction(
-        tenant_id="t_1",
-        transaction_id="btx_1",
-        bank_account_id="ba_1",
-        statement_id="bst_1",
-        import_id="bsi_1",
-        fingerprint="fp-1",
-        amount=119000,
-        currency="EUR",
-        direction=Direction.CREDIT,
-        booking_date=date(2026, 12, 3),
-        value_date=date(2026, 12, 3),
-        entry_status=EntryStatus.BOOKED,
-        reversal=False,
-        bank_reference=None,
-        end_to_end_id=None,
-        mandate_id=None,
-        creditor_reference=None,
-        remittance="",
-        counterparty_name="MUELLER HAUSTECHNIK GMBH",
-        counterparty_iban=STRANGER_IBAN,
-        counterparty_account=None,
-        counterparty_bic=None,
-        transaction_code=None,
-        status=TransactionStatus.UNMATCHED,
-        created_at=datetime(2026, 12, 3, 8, 0),
-        updated_at=datetime(2026, 12, 3, 8, 0),
-    )
-    return replace(line, **changes)  # type: ignore[arg-type]
+    """A credit of 1,190.00 from Müller Haustechnik's account nobody knows (tests/bank_books.py)."""
+    payer = {"counterparty_name": "MUELLER HAUSTECHNIK GMBH", "counterparty_iban": STRANGER_IBAN}
+    return books_line(**{**payer, **changes})
 
 
 def invoice(
@@ -74,16 +48,12 @@ def invoice(
     due_day: int = 1,
     invoice_id: str | None = None,
 ) -> OpenInvoice:
-    return OpenInvoice(
+    return open_invoice(
+        number,
+        outstanding,
         invoice_id=invoice_id or f"inv_{number}",
-        number=number,
         counterparty_id=cp,
         counterparty_name=name,
-        direction="receivable",
-        currency="EUR",
-        amount_due=outstanding,
-        outstanding=outstanding,
-        issue_date=date(2026, 10, 1),
         due_date=date(2026, 11, due_day),
     )
 

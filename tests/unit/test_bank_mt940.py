@@ -290,6 +290,13 @@ def test_a_61_without_type_code_does_not_swallow_the_next_line() -> None:
     assert statement.lines[0].transaction_code is None and statement.balanced is True
 
 
+def test_an_amount_followed_by_the_references_or_a_funds_code_is_read_whole() -> None:
+    (statement,) = parse_mt940(
+        message(":60F:C261201EUR0,00", ":61:2612011201CR1234,56//BANKREF", ":62F:C261201EUR1234,56")
+    )
+    assert (statement.lines[0].amount, statement.balanced) == (123_456, True)
+
+
 def test_a_stray_dash_line_inside_a_message_does_not_split_it() -> None:
     (statement,) = parse_mt940(
         message(":60F:C261201EUR0,00", ":61:261201C1,00NTRF", ":86:Rechnung", "-", ":62F:C261201EUR1,00")
@@ -309,6 +316,9 @@ def test_a_stray_dash_line_inside_a_message_does_not_split_it() -> None:
         (message(":60F:C261201EUR0,00", "a stray line"), "line 5"),  # after a one-line field
         (message(":60F:C261201QQQ0,00"), "line 4"),  # not a currency
         (message(":60F:C261201EUR0,00", ":62F:C261201USD0,00"), "line 5"),  # two currencies
+        (message(":60F:C261201EUR0,00", ":61:2612011201C1.234,56NTRF"), "line 5"),  # read as 1 by the library
+        (message(":60F:C261201EUR0,00", ":61:2612011201C1234567890123456,00NTRF"), "line 5"),  # over 15
+        (message(":60F:C261201EUR0,00", ":61:2612011201C1,2,3NTRF"), "line 5"),  # two commas
         (b"hello, world\nnothing here", "line 1"),
         (b"", "line 1"),
     ],
@@ -319,6 +329,9 @@ def test_a_stray_dash_line_inside_a_message_does_not_split_it() -> None:
         "stray-text",
         "currency",
         "two-currencies",
+        "amount-with-a-dot",
+        "amount-over-15",
+        "amount-two-commas",
         "prose",
         "empty",
     ],

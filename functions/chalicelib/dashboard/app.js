@@ -1129,6 +1129,8 @@
   const ruleLabel = (rule) => RULE_LABELS[rule] || wordsOf(rule);
   // The lines on screen, by id: an action's status line describes the line it acted on.
   const bankLines = new Map();
+  // The open discrepancies on screen, by id (Resolve acts on one).
+  const shownDiscrepancies = new Map();
 
   function loadReconciliation() {
     const month = { from: `${state.today.slice(0, 8)}01`, to: state.today };
@@ -1395,14 +1397,31 @@
       container.append(h("p", { class: "empty", text: "No open discrepancy." }));
       return;
     }
-    container.append(h("ul", { class: "discrepancies" }, items.map((d) => h("li", { "data-id": d.id, "data-kind": d.kind },
+    for (const d of items) shownDiscrepancies.set(d.id, d);
+    container.append(h("ul", { class: "discrepancies" }, items.map((d) => h("li", { class: "discrepancy", "data-id": d.id, "data-kind": d.kind },
       h("p", {}, discrepancyText(d)),
       h("p", { class: "note" },
         d.at ? h("time", { datetime: d.at, text: formatDay(String(d.at).slice(0, 10)) }) : null,
         names.size > 1 && d.bank_account_id ? ` · ${names.get(d.bank_account_id) || d.bank_account_id}` : "",
         d.bank_transaction_id ? ` · bank line ${d.bank_transaction_id}` : "",
-        d.payment_id ? ` · payment ${d.payment_id}` : "")))));
+        d.payment_id ? ` · payment ${d.payment_id}` : ""),
+      h("div", { class: "line-actions" }, actionButton("resolve", "Resolve…", false, `resolve-${d.id}`)),
+      resolveForm(d)))));
     if (page.has_more) container.append(h("p", { class: "note", text: "More open discrepancies than shown here." }));
+  }
+
+  // Resolve: a note (optional) on what was found or done; the discrepancy leaves the open list.
+  function resolveForm(d) {
+    return h("form", { class: "line-form", "data-form": "resolve", id: `resolve-${d.id}`, hidden: true, novalidate: true },
+      h("div", { class: "form-row" },
+        field("Note (optional)", h("input", { id: `resolve-note-${d.id}`, name: "reason", type: "text", maxlength: 500, autocomplete: "off",
+          placeholder: "e.g. fee agreed with the customer" }))),
+      formButtons("Resolve"),
+      h("p", { class: "message error", role: "alert" }));
+  }
+
+  function discrepancyWords(d) {
+    return `the ${(DISCREPANCY_LABELS[d.kind] || wordsOf(d.kind)).toLowerCase()} discrepancy of ${money(d.amount, d.currency)}`;
   }
 
   // ----- the queue's actions
@@ -1490,26 +1509,40 @@
     return `Matched ${line}${targets ? ` to ${targets}` : ""}.`;
   }
 
-  // Sends one action, then reloads the panel; its status then says what happened, or why not.
-  async function lineAction(line, tx, action, body) {
+  // Sends one action on a line, then reloads the panel; its status then says what happened, or why not.
+  function lineAction(line, tx, action, body) {
+    // The version the person saw: a line changed since (its proposals re-ranked, matched by
+    // someone else) is refused (409) instead of acting on what is no longer on screen.
+    const sent = { ...body, version: tx.version };
+    return panelAction(line, ACTIONS[action].doing, `${ACTIONS[action].failed} (${lineWords(tx)})`,
+      () => api(`/v1/bank-transactions/${encodeURIComponent(tx.id)}/${action}`, {}, { body: sent, idempotencyKey: idempotencyKey() }),
+      (after) => actionDone(action, tx, after));
+  }
+
+  function resolveAction(item, form) {
+    const d = shownDiscrepancies.get(item.dataset.id);
+    if (!d) return;
+    const note = $('input[name="reason"]', form).value.trim();
+    panelAction(item, "Resolving the discrepancy…", `Could not resolve ${discrepancyWords(d)}`,
+      () => api(`/v1/bank-discrepancies/${encodeURIComponent(d.id)}/resolve`, {}, { body: { note }, idempotencyKey: idempotencyKey() }),
+      (after) => `Resolved ${discrepancyWords(d)}${after.note ? `: “${after.note}”` : ""}.`);
+  }
+
+  async function panelAction(box, doing, failed, send, done) {
     const panel = $("#reconciliation-panel");
     const key = state.key;
-    for (const button of line.querySelectorAll("button")) button.disabled = true;
+    for (const button of box.querySelectorAll("button")) button.disabled = true;
     panel.setAttribute("aria-busy", "true");
-    setStatus(panel, ACTIONS[action].doing);
+    setStatus(panel, doing);
     let message;
     let kind = "done";
     try {
-      // The version the person saw: a line changed since (its proposals re-ranked, matched by
-      // someone else) is refused (409) instead of acting on what is no longer on screen.
-      const sent = { ...body, version: tx.version };
-      const after = await api(`/v1/bank-transactions/${encodeURIComponent(tx.id)}/${action}`, {}, { body: sent, idempotencyKey: idempotencyKey() });
-      message = actionDone(action, tx, after);
+      message = done(await send());
     } catch (error) {
       const detail = error instanceof ApiError
         ? (error.status === 0 ? error.message : `HTTP ${error.status}: ${error.message}`)
         : String(error && error.message ? error.message : error);
-      message = `${ACTIONS[action].failed} (${lineWords(tx)}): ${detail}`;
+      message = `${failed}: ${detail}`;
       kind = "error";
     }
     if (state.key !== key) return; // signed out meanwhile (a refused key does that)
@@ -1523,7 +1556,7 @@
     const panel = $("#reconciliation-panel");
     panel.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
-      const line = button && button.closest(".bank-line");
+      const line = button && button.closest(".bank-line, .discrepancy");
       if (!line || button.disabled) return;
       const action = button.dataset.action;
       if (action === "accept") {
@@ -1543,7 +1576,9 @@
       const form = event.target.closest("form.line-form");
       if (!form) return;
       event.preventDefault();
-      submitLineForm(form.closest(".bank-line"), form);
+      const item = form.closest(".discrepancy");
+      if (item) resolveAction(item, form);
+      else submitLineForm(form.closest(".bank-line"), form);
     });
   }
 

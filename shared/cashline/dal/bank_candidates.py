@@ -11,7 +11,7 @@ measures them at 100,000 open invoices).
 | counterparty_of_iban | Query `T#<t>#CPIBAN#<iban>` (2 items at most: one counterparty or "ambiguous") |
 | learned_counterparty | GetItem `T#<t>#LEARN#<key>` / `LEARN` |
 | installments_due | Query financing gsi1 `T#<t>#INSDUE` due within +-5 days, filtered by amount |
-| payments_near | Query payment gsi1 `T#<t>#PAY` value date within +-5 days, filtered |
+| payments_near | Query `T#<t>#PAYAMT#<kind>#<cur>#<amount>` within +-5 days (<= 10) + BatchGet of them |
 
 A Query with a filter stops after MAX_EXAMINED items (DynamoDB's ScannedCount), so a tenant with
 thousands of paid invoices of one amount costs at most a few requests; what it returns are the newest,
@@ -37,7 +37,13 @@ from cashline.dal.financing_records import InstallmentRecord
 from cashline.dal.financing_repository import installments_by_due_partition
 from cashline.dal.invoice_records import HEADER_SK, InvoiceRecord, invoice_pk
 from cashline.dal.invoice_repository import amount_sort_key
-from cashline.dal.payment_records import PaymentRecord
+from cashline.dal.payment_records import (
+    PAYMENT_SK,
+    PaymentAmountRecord,
+    PaymentRecord,
+    payment_amount_pk,
+    payment_pk,
+)
 from cashline.dal.payment_repository import PaymentRepository
 from cashline.domain.bank.reconciliation import KnownPayment, OpenInstallment, OpenInvoice
 from cashline.domain.invoices import DocumentKind, InvoiceStatus
@@ -222,32 +228,39 @@ class StoredCandidates:
 
     def payments_near(self, kind: str, currency: str, amount: int, around: date) -> list[KnownPayment]:
         """Payments of `kind` and exactly `amount` with a value date within DATE_WINDOW of `around`,
-        settled or pending."""
-        r = PaymentRecord
+        settled or pending: one Query of the amount lookup (at most MAX_OWING) and one BatchGet of
+        the payments, whatever the tenant's number of payments."""
         first, last = around - DATE_WINDOW, around + DATE_WINDOW
-        results = _bounded(
-            r.gsi1,
-            r,
-            f"T#{self.tenant_id}#PAY",
-            r.gsi1sk.between(first.isoformat(), f"{last.isoformat()}#~"),
-            (r.payment_kind == kind)
-            & (r.amount == amount)
-            & (r.currency == currency)
-            & r.status.is_in(*KNOWN_PAYMENT_STATUSES),
-            want=MAX_OWING,
-            newest_first=False,
+        lookups = PaymentAmountRecord.query(
+            payment_amount_pk(self.tenant_id, kind, currency, amount),
+            PaymentAmountRecord.sk.between(first.isoformat(), f"{last.isoformat()}#~"),
+            limit=MAX_OWING,
         )
-        return [
-            KnownPayment(
-                payment_id=p.payment_id,
-                kind=p.payment_kind,
-                source=p.source,
-                amount=int(p.amount),
-                currency=p.currency,
-                value_date=date.fromisoformat(p.value_date),
-                reference=p.source_reference or "",
-                counterparty_id=p.counterparty_id,
-            )
-            for p in results
-            if isinstance(p, PaymentRecord)
+        keys = [
+            (payment_pk(self.tenant_id, item.payment_id), PAYMENT_SK)
+            for item in lookups
+            if isinstance(item, PaymentAmountRecord)
         ]
+        if not keys:
+            return []
+        found = [p for p in PaymentRecord.batch_get(keys) if isinstance(p, PaymentRecord)]
+        return sorted(
+            (
+                KnownPayment(
+                    payment_id=p.payment_id,
+                    kind=p.payment_kind,
+                    source=p.source,
+                    amount=int(p.amount),
+                    currency=p.currency,
+                    value_date=date.fromisoformat(p.value_date),
+                    reference=p.source_reference or "",
+                    counterparty_id=p.counterparty_id,
+                    # A payout's composition (services.payments.payouts): what propose_payout checks.
+                    settled_gross=None if p.settled_gross is None else int(p.settled_gross),
+                    fees=None if p.fees is None else int(p.fees),
+                )
+                for p in found
+                if p.status in KNOWN_PAYMENT_STATUSES and p.payment_kind == kind and int(p.amount) == amount
+            ),
+            key=lambda k: (k.value_date, k.payment_id),
+        )

@@ -175,10 +175,17 @@ def transaction_sort_key(tx: BankTransaction) -> str:
     return f"{tx.booking_date.isoformat()}#{tx.transaction_id}"
 
 
+def same_money_pk(tenant_id: str, bank_account_id: str, direction: str, currency: str, amount: int) -> str:
+    """gsi6 partition of an account's lines of one direction, currency and amount (the duplicate check)."""
+    return f"T#{tenant_id}#BA#{bank_account_id}#BTXAMT#{direction}#{currency}#{amount}"
+
+
 def status_index_keys(tx: BankTransaction) -> dict[str, str]:
     """The index keys that move with a line's status or booking date (gsi3, by line number, never does)."""
     t, ba, by_day = tx.tenant_id, tx.bank_account_id, transaction_sort_key(tx)
     return {
+        "gsi6pk": same_money_pk(t, ba, tx.direction.value, tx.currency, tx.amount),
+        "gsi6sk": by_day,
         "gsi1pk": f"T#{t}#BTX#{tx.status.value}",
         "gsi1sk": by_day,
         "gsi2pk": f"T#{t}#BA#{ba}#BTX#{tx.status.value}",
@@ -203,7 +210,9 @@ def transaction_fields(tx: BankTransaction) -> dict[str, Any]:
         proposals=[proposal_json(p) for p in tx.proposals] or None,
         match=proposal_json(tx.match) if tx.match else None,
         payment_ids=list(tx.payment_ids) or None,
+        reconciled_payment_ids=list(tx.reconciled_payment_ids) or None,
         discrepancies=[discrepancy_json(d) for d in tx.discrepancies] or None,
+        discrepancy_ids=list(tx.discrepancy_ids) or None,
         history=[_history_json(h) for h in tx.history] or None,
     )
     return values
@@ -216,7 +225,9 @@ def to_transaction(record: BankTransactionRecord) -> BankTransaction:
         proposals=tuple(proposal_of(p) for p in record.proposals or []),
         match=proposal_of(record.match) if record.match else None,
         payment_ids=tuple(record.payment_ids or []),
+        reconciled_payment_ids=tuple(record.reconciled_payment_ids or []),
         discrepancies=tuple(discrepancy_of(d) for d in record.discrepancies or []),
+        discrepancy_ids=tuple(record.discrepancy_ids or []),
         history=tuple(_history_of(h) for h in record.history or []),
     )
     return BankTransaction(**values, version=int(record.version or 0))

@@ -15,18 +15,22 @@ from cashline.dal.bank_codec import (
     discrepancy_json,
     discrepancy_of,
     get_or_not_found,
+    set_or_remove,
 )
 from cashline.dal.bank_records import (
+    DISCREPANCY_OF_PAYMENT_SK,
     DISCREPANCY_SK,
     LEARNED_SK,
     SETTINGS_SK,
     TOTALS_COUNTERS,
     CounterpartyIbanRecord,
+    DiscrepancyOfPaymentRecord,
     DiscrepancyRecord,
     LearnedPatternRecord,
     ReconciliationSettingsRecord,
     ReconciliationTotalsRecord,
     counterparty_iban_pk,
+    discrepancy_of_payment_pk,
     discrepancy_pk,
     learned_pk,
     settings_pk,
@@ -34,12 +38,17 @@ from cashline.dal.bank_records import (
 )
 from cashline.dal.errors import storage_errors
 from cashline.dal.pagination import Page, decode_cursor, encode_cursor
+from cashline.dal.transactions import UnitOfWork
 from cashline.domain.bank.reconciliation import (
     DEFAULT_AUTO_MATCH_THRESHOLD,
     Discrepancy,
+    DiscrepancyKind,
 )
+from cashline.errors import NotFoundError
 
 DEFAULT_NOT_IN_BANK_DAYS = 5
+OPEN = "open"
+RESOLVED = "resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,9 @@ class StoredDiscrepancy:
     status: str  # open | resolved
     at: datetime
     version: int = 0
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None  # who resolved it (or unmatched its line), or "auto" (the matcher)
+    note: str = ""  # why it was resolved ("unmatched", what a person found)
 
 
 def _discrepancy_record(d: StoredDiscrepancy) -> DiscrepancyRecord:
@@ -84,6 +96,9 @@ def _discrepancy_record(d: StoredDiscrepancy) -> DiscrepancyRecord:
         payment_id=d.payment_id,
         discrepancy=discrepancy_json(d.discrepancy),
         status=d.status,
+        resolved_at=d.resolved_at,
+        resolved_by=d.resolved_by,
+        note=d.note or None,
         created_at=d.at,
         updated_at=d.at,
         gsi1pk=f"T#{d.tenant_id}#BDC#{d.status}",
@@ -102,6 +117,9 @@ def _to_discrepancy(r: DiscrepancyRecord) -> StoredDiscrepancy:
         status=r.status,
         at=r.created_at,
         version=int(r.version or 0),
+        resolved_at=r.resolved_at,
+        resolved_by=r.resolved_by,
+        note=r.note or "",
     )
 
 
@@ -193,13 +211,53 @@ class ReconciliationStore:
 
     # ------------------------------------------------------------------ discrepancies
     def stage_discrepancy(self, write: TransactWrite, discrepancy: StoredDiscrepancy) -> None:
+        """The discrepancy (condition: absent); a NOT_IN_BANK one also names itself under its payment
+        (`T#<t>#BDCPAY#<pay>`) so the bank line matched to that payment later finds it by one GetItem."""
         write.save(_discrepancy_record(discrepancy), condition=DiscrepancyRecord.pk.does_not_exist())
+        d = discrepancy
+        if d.discrepancy.kind is DiscrepancyKind.NOT_IN_BANK and d.payment_id:
+            write.save(
+                DiscrepancyOfPaymentRecord(
+                    pk=discrepancy_of_payment_pk(d.tenant_id, d.payment_id),
+                    sk=DISCREPANCY_OF_PAYMENT_SK,
+                    discrepancy_id=d.discrepancy_id,
+                    created_at=d.at,
+                    updated_at=d.at,
+                )
+            )
 
     def get_discrepancy(self, tenant_id: str, discrepancy_id: str) -> StoredDiscrepancy:
         pk = discrepancy_pk(tenant_id, discrepancy_id)
         return _to_discrepancy(
             get_or_not_found(DiscrepancyRecord, pk, DISCREPANCY_SK, "discrepancy", "discrepancy_id")
         )
+
+    def discrepancies(self, tenant_id: str, discrepancy_ids: list[str]) -> list[StoredDiscrepancy]:
+        """The stored discrepancies of these ids (a line's handful: one GetItem each, strongly
+        consistent); unknown ids are left out."""
+        found = []
+        for discrepancy_id in dict.fromkeys(d for d in discrepancy_ids if d):
+            try:
+                found.append(self.get_discrepancy(tenant_id, discrepancy_id))
+            except NotFoundError:
+                continue
+        return found
+
+    def open_discrepancy_of_payment(self, tenant_id: str, payment_id: str) -> StoredDiscrepancy | None:
+        """The payment's open NOT_IN_BANK discrepancy, if any: two GetItems (the lookup, the item)."""
+        try:
+            named = DiscrepancyOfPaymentRecord.get(
+                discrepancy_of_payment_pk(tenant_id, payment_id),
+                DISCREPANCY_OF_PAYMENT_SK,
+                consistent_read=True,
+            )
+        except DoesNotExist:
+            return None
+        try:
+            found = self.get_discrepancy(tenant_id, named.discrepancy_id)
+        except NotFoundError:
+            return None
+        return found if found.status == OPEN else None
 
     def list_discrepancies(
         self, tenant_id: str, *, status: str, limit: int, starting_after: str | None
@@ -213,22 +271,43 @@ class ReconciliationStore:
         items = [_to_discrepancy(r) for r in results if isinstance(r, DiscrepancyRecord)]
         return Page(items=items, next_cursor=encode_cursor(results.last_evaluated_key))
 
-    def resolve_discrepancy(self, before: StoredDiscrepancy, now: datetime) -> StoredDiscrepancy:
-        """Mark it resolved on the version read (ConflictError if it changed or is not there)."""
-        after = replace(before, status="resolved")
+    def stage_discrepancy_resolved(
+        self, write: TransactWrite, before: StoredDiscrepancy, *, now: datetime, actor: str, note: str
+    ) -> None:
+        """Resolve it on the version read, only while it is open (a failed condition fails the
+        transaction: someone resolved or changed it meanwhile)."""
         r = DiscrepancyRecord
         record = DiscrepancyRecord(
             pk=discrepancy_pk(before.tenant_id, before.discrepancy_id), sk=DISCREPANCY_SK
         )
         record.version = before.version
         actions: list[Action] = [
-            r.status.set(after.status),
-            r.gsi1pk.set(f"T#{after.tenant_id}#BDC#{after.status}"),
+            r.status.set(RESOLVED),
+            r.gsi1pk.set(f"T#{before.tenant_id}#BDC#{RESOLVED}"),
+            r.resolved_at.set(now),
+            r.resolved_by.set(actor),
+            set_or_remove(r.note, note or None),
             r.updated_at.set(now),
         ]
-        with storage_errors("discrepancy was changed by someone else; read it again"):
-            record.update(actions=actions, condition=r.pk.exists())
-        return replace(after, version=before.version + 1)
+        write.update(record, actions=actions, condition=r.pk.exists() & (r.status == OPEN))
+
+    def resolve_discrepancy(
+        self, before: StoredDiscrepancy, now: datetime, *, actor: str = "auto", note: str = ""
+    ) -> StoredDiscrepancy:
+        """`stage_discrepancy_resolved` committed alone (ConflictError if it changed, is resolved
+        already or is not there); returns it as stored now."""
+        work = UnitOfWork("discrepancy was changed by someone else; read it again")
+        work.add(
+            lambda write: self.stage_discrepancy_resolved(write, before, now=now, actor=actor, note=note)
+        ).commit()
+        return replace(
+            before,
+            status=RESOLVED,
+            resolved_at=now,
+            resolved_by=actor,
+            note=note,
+            version=before.version + 1,
+        )
 
     # ------------------------------------------------------------------ settings
     def get_settings(self, tenant_id: str) -> ReconciliationSettings:

@@ -5,7 +5,7 @@ settings, and the lookups matching reads (a counterparty by IBAN, a learned remi
 Keys (docs/data-model.md, "Bank reconciliation"):
 - a bank account `T#<t>#BA#<ba>` / `BA`; a statement import `T#<t>#BSI#<bsi>` / `BSI`; a statement
   `T#<t>#BST#<bst>` / `BST`; a bank transaction `T#<t>#BTX#<btx>` / `BTX`; a discrepancy
-  `T#<t>#BDC#<bdc>` / `BDC`;
+  `T#<t>#BDC#<bdc>` / `BDC`; a payment's NOT_IN_BANK discrepancy `T#<t>#BDCPAY#<pay>` / `BDCPAY`;
 - claims (the account's identification, the operating account per currency, a statement, a bank
   line) are `UniqueRecord`s `T#<t>#UNIQ#<scope>#<value>` / `UNIQ` (dal.party_records);
 - a counterparty's IBAN `T#<t>#CPIBAN#<iban>` / `<counterparty>` (several counterparties may share
@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UTCDateTimeAttribute,
     VersionAttribute,
 )
 
@@ -32,6 +33,7 @@ IMPORT_SK = "BSI"
 STATEMENT_SK = "BST"
 TRANSACTION_SK = "BTX"
 DISCREPANCY_SK = "BDC"
+DISCREPANCY_OF_PAYMENT_SK = "BDCPAY"
 LEARNED_SK = "LEARN"
 SETTINGS_SK = "RECSET"
 
@@ -60,6 +62,10 @@ def transaction_pk(tenant_id: str, transaction_id: str) -> str:
 
 def discrepancy_pk(tenant_id: str, discrepancy_id: str) -> str:
     return f"T#{tenant_id}#BDC#{discrepancy_id}"
+
+
+def discrepancy_of_payment_pk(tenant_id: str, payment_id: str) -> str:
+    return f"T#{tenant_id}#BDCPAY#{payment_id}"
 
 
 def counterparty_iban_pk(tenant_id: str, iban: str) -> str:
@@ -182,8 +188,10 @@ class BankTransactionRecord(CashlineItem, discriminator="bank_transaction"):
     match = JSONAttribute(null=True)
     matched_by = UnicodeAttribute(null=True)
     payment_ids = ListAttribute(of=UnicodeAttribute, null=True)
+    reconciled_payment_ids = ListAttribute(of=UnicodeAttribute, null=True)  # of payment_ids
     ignore_reason = UnicodeAttribute(null=True)
     discrepancies = JSONAttribute(null=True)
+    discrepancy_ids = ListAttribute(of=UnicodeAttribute, null=True)
     history = JSONAttribute(null=True)
 
 
@@ -209,7 +217,19 @@ class DiscrepancyRecord(CashlineItem, discriminator="bank_discrepancy"):
     bank_transaction_id = UnicodeAttribute(null=True)
     payment_id = UnicodeAttribute(null=True)
     discrepancy = JSONAttribute()
-    status = UnicodeAttribute()
+    status = UnicodeAttribute()  # open | resolved
+    resolved_at = UTCDateTimeAttribute(null=True)
+    resolved_by = UnicodeAttribute(null=True)  # who resolved (or unmatched the line), or "auto"
+    note = UnicodeAttribute(null=True)
+
+
+class DiscrepancyOfPaymentRecord(CashlineItem, discriminator="bank_discrepancy_of_payment"):
+    """Names the NOT_IN_BANK discrepancy of a payment (`T#<t>#BDCPAY#<pay>` / `BDCPAY`), written with
+    it: a bank line matched to the payment later resolves it in its own transaction (one GetItem
+    finds it). Put unconditionally: a payment flagged again (unmatched, then overdue again) names its
+    newest one."""
+
+    discrepancy_id = UnicodeAttribute()
 
 
 # Counters of one account's day in one currency. Every one is changed by ADD only, in the same

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from cashline.dal import bank_queries
@@ -144,16 +145,25 @@ class BankRepository(BankAccountStore, ReconciliationStore):
         write.save(claim, condition=UniqueRecord.pk.does_not_exist())
 
     def stage_statement_counts(
-        self, write: TransactWrite, tenant_id: str, statement_id: str, *, matched: int = 0, unmatched: int = 0
+        self,
+        write: TransactWrite,
+        tenant_id: str,
+        statement_id: str,
+        *,
+        matched: int = 0,
+        unmatched: int = 0,
+        duplicates: int = 0,
     ) -> None:
-        """ADD to the statement's matched/unmatched counts (negative to move a line out)."""
-        if not (matched or unmatched):
+        """ADD to the statement's matched/unmatched counts (negative to move a line out);
+        `duplicates` lines found stored already move from `transaction_count` to `duplicate_lines`."""
+        if not (matched or unmatched or duplicates):
             return
         r = BankStatementRecord
         item = BankStatementRecord(pk=statement_pk(tenant_id, statement_id), sk=STATEMENT_SK)
-        write.update(
-            item, actions=[r.matched.add(matched), r.unmatched.add(unmatched)], condition=r.pk.exists()
-        )
+        actions: list[Action] = [r.matched.add(matched), r.unmatched.add(unmatched)]
+        if duplicates:
+            actions += [r.transaction_count.add(-duplicates), r.duplicate_lines.add(duplicates)]
+        write.update(item, actions=actions, condition=r.pk.exists())
 
     def get_statement(self, tenant_id: str, statement_id: str) -> StoredStatement:
         pk = statement_pk(tenant_id, statement_id)
@@ -209,6 +219,18 @@ class BankRepository(BankAccountStore, ReconciliationStore):
             t, LINE_SCOPE, _line_claim_value(tx.bank_account_id, tx.fingerprint), btx, tx.created_at
         )
         write.save(record, condition=BankTransactionRecord.pk.does_not_exist())
+        write.save(claim, condition=UniqueRecord.pk.does_not_exist())
+
+    def stage_line_slot(self, write: TransactWrite, tx: BankTransaction, slot_fingerprint: str) -> None:
+        """A second line claim for a reference-less line of an intraday report or notification: the
+        shared fingerprint the end-of-day statement's line will have (domain.bank.fingerprints)."""
+        claim = unique_record(
+            tx.tenant_id,
+            LINE_SCOPE,
+            _line_claim_value(tx.bank_account_id, slot_fingerprint),
+            tx.transaction_id,
+            tx.created_at,
+        )
         write.save(claim, condition=UniqueRecord.pk.does_not_exist())
 
     def get_transaction(self, tenant_id: str, transaction_id: str) -> BankTransaction:

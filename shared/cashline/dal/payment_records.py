@@ -8,6 +8,8 @@ Keys (docs/data-model.md, "Payments"):
 - a tenant's payment settings are `T#<tenant>` / `PAYSET`;
 - invoice number lookups `T#<tenant>#INVNUM#<direction>#<normalized number>` / `<invoice id>` find the
   invoice a remittance text names (numbers are unique per counterparty, not per tenant: a Query);
+- payment amount lookups `T#<tenant>#PAYAMT#<kind>#<currency>#<amount>` / `<value date>#<id>` find a
+  payout, refund, chargeback or fee a bank line may be (written with the payment, never changed);
 - alerts (the outbox of domain events and notifications) are `T#<tenant>#ALERT#<id>` / `ALERT`, on the
   `due` index until they are handed over for delivery.
 """
@@ -43,6 +45,10 @@ def invoice_number_pk(tenant_id: str, direction: str, normalized_number: str) ->
     return f"T#{tenant_id}#INVNUM#{direction}#{normalized_number}"
 
 
+def payment_amount_pk(tenant_id: str, kind: str, currency: str, amount: int) -> str:
+    return f"T#{tenant_id}#PAYAMT#{kind}#{currency}#{amount}"
+
+
 def alert_pk(tenant_id: str, alert_id: str) -> str:
     return f"T#{tenant_id}#ALERT#{alert_id}"
 
@@ -71,10 +77,22 @@ class PaymentRecord(CashlineItem, discriminator="payment"):
     unallocated_amount = NumberAttribute(default=0)
     reversed_amount = NumberAttribute(default=0)
     related_payment_id = UnicodeAttribute(null=True)
+    # A payout's composition as its processor reported it (absent on other payments).
+    settled_gross = NumberAttribute(null=True)
+    fees = NumberAttribute(null=True)
+    settled_references = ListAttribute(of=UnicodeAttribute, null=True)
     raw_payload_key = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     hold_reason = UnicodeAttribute(null=True)
     history = JSONAttribute(null=True)
+
+
+class PaymentAmountRecord(CashlineItem, discriminator="payment_amount"):
+    """Finds a payout, refund, chargeback or fee by kind, currency and exact amount (a bank line's):
+    `T#<tenant>#PAYAMT#<kind>#<currency>#<amount>` / `<value date>#<payment id>`, written with the
+    payment when it is first stored. Never changed: the reader checks the payment itself."""
+
+    payment_id = UnicodeAttribute()
 
 
 class ProcessorConnectionRecord(CashlineItem, discriminator="processor_connection"):

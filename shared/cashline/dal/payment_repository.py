@@ -23,19 +23,25 @@ from cashline.dal.party_repository import claimed_by, unique_record
 from cashline.dal.payment_records import (
     PAYMENT_SK,
     InvoiceNumberRecord,
+    PaymentAmountRecord,
     PaymentRecord,
     invoice_number_pk,
+    payment_amount_pk,
     payment_pk,
 )
 from cashline.dal.report_totals import PaymentKey, apply_payments, merge
 from cashline.dal.statement_records import activity_marker
 from cashline.dal.transactions import Stage
 from cashline.domain.invoices import DocumentKind, Invoice, InvoiceStatus
-from cashline.domain.payments import Payment, PaymentSource
+from cashline.domain.payments import Payment, PaymentKind, PaymentSource
 from cashline.errors import NotFoundError
 
 EVENT_SCOPE = "PEVT"  # one source event, one effect
 REFERENCE_SCOPE = "PAYREF"  # one money movement at a source, one payment
+# Kinds a bank line is looked up as by exact amount (dal.bank_candidates.payments_near).
+AMOUNT_LOOKUP_KINDS = frozenset(
+    {PaymentKind.PAYOUT, PaymentKind.REFUND, PaymentKind.CHARGEBACK, PaymentKind.FEE}
+)
 
 
 def event_claim_value(source: str, event_id: str) -> str:
@@ -106,6 +112,9 @@ def payment_record(p: Payment) -> PaymentRecord:
         unallocated_amount=p.unallocated_amount,
         reversed_amount=p.reversed_amount,
         related_payment_id=p.related_payment_id,
+        settled_gross=p.settled_gross,
+        fees=p.fees,
+        settled_references=list(p.settled_references) or None,
         raw_payload_key=p.raw_payload_key,
         failure_reason=p.failure_reason,
         hold_reason=p.hold_reason,
@@ -113,6 +122,20 @@ def payment_record(p: Payment) -> PaymentRecord:
         created_at=p.created_at,
         updated_at=p.updated_at,
         **_index_keys(p),  # type: ignore[arg-type]
+    )
+
+
+def amount_lookup_record(p: Payment) -> PaymentAmountRecord | None:
+    """The lookup item a payout, refund, chargeback or fee is found by from a bank line (its kind,
+    currency and exact amount; sorted by value date); None for other kinds."""
+    if p.kind not in AMOUNT_LOOKUP_KINDS:
+        return None
+    return PaymentAmountRecord(
+        pk=payment_amount_pk(p.tenant_id, p.kind.value, p.currency, p.amount),
+        sk=f"{p.value_date.isoformat()}#{p.id}",
+        payment_id=p.id,
+        created_at=p.created_at,
+        updated_at=p.created_at,
     )
 
 
@@ -144,6 +167,9 @@ def to_payment(r: PaymentRecord) -> Payment:
             "unallocated_amount": int(r.unallocated_amount),
             "reversed_amount": int(r.reversed_amount),
             "related_payment_id": r.related_payment_id,
+            "settled_gross": None if r.settled_gross is None else int(r.settled_gross),
+            "fees": None if r.fees is None else int(r.fees),
+            "settled_references": r.settled_references or [],
             "raw_payload_key": r.raw_payload_key,
             "failure_reason": r.failure_reason,
             "hold_reason": r.hold_reason,
@@ -226,12 +252,16 @@ class PaymentRepository:
     @staticmethod
     def stage(write: TransactWrite, writes: PaymentWrites) -> None:
         """The payments' part of a unit of work: each payment on the version read (a new one must not
-        exist), the claims (a claimed event or reference fails the transaction: it was processed),
-        the "received" totals, and the activity marker of a counterparty's new payment."""
+        exist; a new payout, refund, chargeback or fee with its amount lookup item), the claims (a
+        claimed event or reference fails the transaction: it was processed), the "received" totals,
+        and the activity marker of a counterparty's new payment."""
         for before, after in writes.payments:
             record = payment_record(after)
             if before is None:
                 write.save(record, condition=PaymentRecord.pk.does_not_exist())
+                lookup = amount_lookup_record(after)
+                if lookup is not None:
+                    write.save(lookup)
             else:
                 record.version = before.version
                 write.save(record)

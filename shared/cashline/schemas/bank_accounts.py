@@ -204,3 +204,19 @@ class StatementImportOutput(OutputModel):
         description="done: every new line went through matching; queued: some wait for the sweep"
     )
     statements: list[StatementOutput]
+
+
+class ReconciliationSettingsRequest(RequestModel):
+    auto_match_threshold: Annotated[int, Field(ge=50, le=100)] = Field(
+        default=90, description="A proposal scoring at least this is applied without a person"
+    )
+    not_in_bank_days: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=5, description="Days a processor payout may take to reach the bank before it is flagged"
+    )
+    version: int = Field(default=0, ge=0, description="The version read; 0 for the first save")
+
+
+class ReconciliationSettingsOutput(OutputModel):
+    auto_match_threshold: int
+    not_in_bank_days: int
+    version: int

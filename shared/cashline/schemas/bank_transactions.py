@@ -115,9 +115,19 @@ class BankTransactionOutput(OutputModel):
     proposals: list[ProposalOutput]
     match: ProposalOutput | None
     matched_by: str | None = Field(description='"auto" or the person who matched it')
-    payment_ids: list[str]
+    payment_ids: list[str] = Field(
+        description="Every payment the match touched: those it created first, then those it reconciled"
+    )
+    reconciled_payment_ids: list[str] = Field(
+        description="Of `payment_ids`, those recorded elsewhere (a payout, refund, chargeback or a "
+        "processor's installment payment) that the match only reconciled: unmatch leaves them standing"
+    )
     ignore_reason: str | None
     discrepancies: list[DiscrepancyOutput]
+    discrepancy_ids: list[str] = Field(
+        description="The stored discrepancy (bdc_) of each entry of `discrepancies`, in order "
+        '("" for one flagged before ids were kept): GET/POST /v1/bank-discrepancies'
+    )
     history: list[HistoryOutput]
     version: int
 
@@ -145,8 +155,13 @@ class BankTransactionOutput(OutputModel):
             match=ProposalOutput.of(tx.match) if tx.match else None,
             matched_by=tx.matched_by,
             payment_ids=list(tx.payment_ids),
+            reconciled_payment_ids=list(tx.reconciled_payment_ids),
             ignore_reason=tx.ignore_reason,
             discrepancies=[DiscrepancyOutput.of(d) for d in tx.discrepancies],
+            discrepancy_ids=[
+                tx.discrepancy_ids[i] if i < len(tx.discrepancy_ids) else ""
+                for i in range(len(tx.discrepancies))
+            ],
             history=[HistoryOutput.of(h) for h in tx.history],
             version=tx.version,
         )
@@ -224,6 +239,14 @@ class ReconciliationQuery(RequestModel):
 
 class DiscrepanciesQuery(ListQuery):
     status: Literal["open", "resolved"] = "open"
+
+
+class ResolveDiscrepancyRequest(RequestModel):
+    note: Annotated[
+        str,
+        Field(max_length=500, description="What was found or done (kept with the discrepancy)"),
+        FREE_TEXT,
+    ] = ""
 
 
 # --------------------------------------------------------------------------- the report
@@ -311,7 +334,14 @@ class BankDiscrepancyOutput(OutputModel):
     payment_id: str | None
     bank_account_id: str | None
     at: datetime
-    status: str
+    status: Literal["open", "resolved"]
+    resolved_at: datetime | None
+    resolved_by: str | None = Field(
+        description='Who resolved it: a person (also by unmatching its line), or "auto" (the matcher)'
+    )
+    note: str = Field(
+        description='Why it was resolved: a person\'s note, "unmatched", or the bank line that showed it'
+    )
 
     @classmethod
     def of(cls, stored: StoredDiscrepancy) -> BankDiscrepancyOutput:
@@ -327,5 +357,8 @@ class BankDiscrepancyOutput(OutputModel):
             payment_id=stored.payment_id,
             bank_account_id=stored.bank_account_id,
             at=stored.at,
-            status=stored.status,
+            status="resolved" if stored.status == "resolved" else "open",
+            resolved_at=stored.resolved_at,
+            resolved_by=stored.resolved_by,
+            note=stored.note,
         )

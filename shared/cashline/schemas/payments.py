@@ -94,7 +94,11 @@ class Payment(BaseModel):
     allocated_amount: int = 0  # standing allocations, in the payment's currency
     unallocated_amount: int = 0  # the payer's credit (or held for a person under the manual rule)
     reversed_amount: int = 0  # refunded, charged back or failed after success
-    related_payment_id: str | None = None  # a refund's or chargeback's original payment
+    related_payment_id: str | None = None  # a refund's or chargeback's original payment; a fee's payout
+    # A processor payout's composition: its settled payments' gross, the fees, their references.
+    settled_gross: int | None = None
+    fees: int | None = None
+    settled_references: tuple[str, ...] = ()
     raw_payload_key: str | None = None  # the webhook body as received, in S3
     failure_reason: str | None = None
     hold_reason: str | None = None  # why nothing (or not all) was applied automatically

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,10 +28,11 @@ from cashline.adapters.webhooks import MalformedEventError, SignatureError
 from cashline.domain.payments import PaymentSource
 from cashline.errors import NotFoundError, ValidationError
 from cashline.observability import MetricUnit, logger, metrics
-from cashline.schemas.payment_events import PaymentEvent
+from cashline.schemas.payment_events import EventAction, PaymentEvent
 from cashline.services import connections
 from cashline.services.payments.context import Outcome, context_for, event_seen
 from cashline.services.payments.events import process_event
+from cashline.services.payments.payouts import payout_fetcher
 
 if TYPE_CHECKING:
     from cashline.adapters.webhooks.paypal_events import CertificateFetcher
@@ -48,6 +49,7 @@ class IntakeRuntime:
     endpoint: str | None
     paypal_cert_file: str | None = None
     gocardless_base_url: str | None = None
+    stripe_api_base: str | None = None  # the processor stand-in locally; unset in AWS
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,18 @@ def process_message(
         raw_payload_key=message.get("raw_payload_key"),
         delivery_attempt=str(delivery_attempt),
     )
+    if event.action is EventAction.PAYOUT and message.get("connection_id"):
+        # What the payout is made of is read with the connection's API credential before any write.
+        connection = connections.get(message["tenant_id"], message["connection_id"])
+        ctx = replace(
+            ctx,
+            payout_details=payout_fetcher(
+                event.source,
+                api_key=connections.secrets_of(runtime.secrets, connection, now=now).api_key,
+                stripe_api_base=runtime.stripe_api_base,
+                gocardless_base_url=runtime.gocardless_base_url,
+            ),
+        )
     fetch = None
     if event.source is PaymentSource.GOCARDLESS:
         fetch = _gocardless_details(message["tenant_id"], message.get("connection_id"), runtime, now)

@@ -5,6 +5,18 @@ A line's fingerprint is the account, booking date, direction, amount, currency, 
 and the end-to-end id, plus its occurrence among lines of its statement identical in all of these:
 an intraday report (camt.052/MT942), a notification (camt.054) and the end-of-day statement of one
 movement agree on it, so the line is stored once; two equal transfers on one day stay two lines.
+
+A line with neither a bank reference nor an end-to-end id cannot be told apart from another of the
+same amount on the same day, so in an intraday report or a notification (which carry the movements
+since the previous one) it is fingerprinted with its report's identity too (kind, statement id,
+sequence, dates): two notifications each bringing one such line are two lines. Such a line also
+takes a *slot*: the shared fingerprint `<same digest>#<k>` with the first `k` not yet taken
+(`BookedLine.slot_base`; the import probes and claims it with the line). The end-of-day statement's
+lines keep the plain fingerprints `#0, #1, ...`, so its first k identical reference-less lines are the
+k already reported and are not stored again. Limits: a notification imported after the end-of-day
+statement that holds its reference-less line adds it again, and so does an intraday report repeating
+the day's reference-less lines (banks give such lines a reference in practice).
+
 Pending entries (camt PDNG/INFO/FUTR) are left out: they are not on the account yet, and the bank
 reports them again once booked.
 """
@@ -17,7 +29,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from cashline.domain.bank.model import BankFileError, BankLine, BankStatement, Direction, EntryStatus
+from cashline.domain.bank.model import (
+    BankFileError,
+    BankLine,
+    BankStatement,
+    Direction,
+    EntryStatus,
+    ReportKind,
+)
 from cashline.domain.bank.reconciliation import (
     BankTransaction,
     HistoryEntry,
@@ -38,11 +57,42 @@ class BookedLine:
     line: BankLine
     booking_date: date
     fingerprint: str
+    # A reference-less line of an intraday report or notification: the shared digest whose first free
+    # `#<k>` the line also claims (module docstring); None for every other line.
+    slot_base: str | None = None
 
 
-def line_fingerprint(bank_account_id: str, line: BankLine, booking_date: date, occurrence: int) -> str:
+def line_fingerprint(
+    bank_account_id: str, line: BankLine, booking_date: date, occurrence: int, *, report: str = ""
+) -> str:
     """The fingerprint of `line` of an account (module docstring); `occurrence` 0, 1, ... among
-    identical lines of one statement."""
+    identical lines of one statement; `report` the identity of an intraday report or notification
+    for a line without references (`report_identity`), else empty."""
+    return f"{_line_digest(bank_account_id, line, booking_date, report)}#{occurrence}"
+
+
+def slot_fingerprint(slot_base: str, slot: int) -> str:
+    """The shared fingerprint a reference-less reported line claims as its `slot`."""
+    return f"{slot_base}#{slot}"
+
+
+def report_identity(statement: BankStatement) -> str:
+    """What tells an intraday report or notification from another one ("" for an end-of-day
+    statement, or a report naming neither id nor sequence: its lines are fingerprinted as usual)."""
+    if statement.kind is ReportKind.STATEMENT or not (statement.statement_id or statement.sequence):
+        return ""
+    return _digest(
+        (
+            statement.kind.value,
+            statement.statement_id or "",
+            statement.sequence or "",
+            str(statement.from_date or "-"),
+            str(statement.to_date or "-"),
+        )
+    )
+
+
+def _line_digest(bank_account_id: str, line: BankLine, booking_date: date, report: str) -> str:
     parts = (
         bank_account_id,
         booking_date.isoformat(),
@@ -52,12 +102,13 @@ def line_fingerprint(bank_account_id: str, line: BankLine, booking_date: date, o
         line.bank_reference or "",
         line.end_to_end_id or "",
     )
-    return f"{_digest(parts)}#{occurrence}"
+    return _digest((*parts, report) if report else parts)
 
 
 def booked_lines(statement: BankStatement, bank_account_id: str) -> list[BookedLine]:
     """The statement's booked lines with their booking dates and fingerprints, in file order.
     BankFileError for a line without any date in a statement without a period."""
+    report = report_identity(statement)
     occurrences: Counter[tuple[object, ...]] = Counter()
     out: list[BookedLine] = []
     for line in statement.lines:
@@ -67,9 +118,12 @@ def booked_lines(statement: BankStatement, bank_account_id: str) -> list[BookedL
         if day is None:
             raise BankFileError("a line has no date, and its statement no period", where=line.raw_location)
         same = (day, line.direction, line.amount, line.currency, line.bank_reference, line.end_to_end_id)
-        fingerprint = line_fingerprint(bank_account_id, line, day, occurrences[same])
+        slotted = bool(report) and not (line.bank_reference or line.end_to_end_id)
+        own = report if slotted else ""
+        fingerprint = line_fingerprint(bank_account_id, line, day, occurrences[same], report=own)
         occurrences[same] += 1
-        out.append(BookedLine(len(out) + 1, line, day, fingerprint))
+        base = _line_digest(bank_account_id, line, day, "") if slotted else None
+        out.append(BookedLine(len(out) + 1, line, day, fingerprint, base))
     return out
 
 

@@ -65,6 +65,14 @@ _INLINE_TAG = re.compile(r"(?<=\S)(?=:(?:20|21|25|28C?|60[FM]?|61|62[FM]?|64|65|
 _INTRADAY = {"13", "13D", "34F"}
 _PLACEHOLDERS = {"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE"}
 _UNTYPED = "\x00"  # marks a :61: without a type code, so the library opens a new line for the next :61:
+# The start of a :61: up to its amount (value date, entry date or spaces, mark, funds code), and what
+# follows the amount. The library reads at most 15 digits and commas and ignores the rest, so
+# "1.234,56" would be read as 1 and a 22-digit amount cut: the amount is checked here first (SWIFT's
+# 15d: digits, one decimal comma, at most 15 characters, then the type code or the end).
+_SIXTY_ONE = re.compile(
+    r"^\s*\d{6}(?:[\d ]{4})?\s*(?:R?[CD]|E[CD])\s*[A-Z]?\s*(?P<amount>[0-9][0-9,]*)(?P<after>.?)",
+    re.IGNORECASE,
+)
 _BIC_SHAPE = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
 _GERMAN = re.compile(r"^\d{3}[?>]\d{2}")  # Triodos writes ">" where the others write "?"
 _SUBFIELD_2X = re.compile(r"\?2\d([^?]*)")
@@ -209,6 +217,8 @@ def _feed(
         lines = collection.transactions
         if tag == "61" and lines and not lines[-1].data.get("id"):
             lines[-1].data["id"] = _UNTYPED
+        if tag == "61":
+            _check_amount(item)
         count = len(lines)
         try:
             collection.parse(f":{tag}:" + "\n".join(item.lines))
@@ -221,6 +231,19 @@ def _feed(
                 raise BankFileError("a :61: statement line not understood", where=item.where)
             located.append((item, collection.transactions[-1]))
     return located, seen
+
+
+def _check_amount(item: _Field) -> None:
+    start = _SIXTY_ONE.match(item.lines[0]) if item.lines else None
+    if start is None:
+        return  # the library says what is wrong with the field
+    amount, after = start.group("amount"), start.group("after")
+    if len(amount) > 15 or amount.count(",") > 1 or (after and not (after.isalpha() or after in " /")):
+        raise BankFileError(
+            f"a :61: amount MT940 cannot hold (digits and one decimal comma, at most 15): "
+            f"{(amount + after)[:30]!r}",
+            where=item.where,
+        )
 
 
 # --- mapping to the model -----------------------------------------------------------------------

@@ -253,13 +253,25 @@ class BankTransaction:
     proposals: tuple[Proposal, ...] = ()  # best first, at most 5
     match: Proposal | None = None  # what was applied (status matched)
     matched_by: str | None = None  # "auto" or the person's actor id
-    payment_ids: tuple[str, ...] = ()  # payments the match created (reversed by unmatch)
+    # Every payment the match touched: those it created (reversed by unmatch) first, then those it
+    # reconciled (`reconciled_payment_ids`: a payout, refund or installment payment another source
+    # recorded; unmatch only takes the bank's confirmation back from them).
+    payment_ids: tuple[str, ...] = ()
     ignore_reason: str | None = None
     discrepancies: tuple[Discrepancy, ...] = ()
+    # The stored discrepancies (bdc_) flagged on the line now, one per `discrepancies` entry in the
+    # same order ("" for one stored before ids were kept): unmatch resolves those of the match.
+    discrepancy_ids: tuple[str, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
     created_at: datetime = field(default_factory=lambda: datetime.min)
     updated_at: datetime = field(default_factory=lambda: datetime.min)
     version: int = 0
+    reconciled_payment_ids: tuple[str, ...] = ()  # of `payment_ids`, those the match did not create
+
+    @property
+    def created_payment_ids(self) -> tuple[str, ...]:
+        """The payments the match created (unmatch reverses these)."""
+        return tuple(p for p in self.payment_ids if p not in self.reconciled_payment_ids)
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,18 @@ What a match writes, by the targets of the proposal:
   (`PAYREF`): of two workers applying the same line, one commits and the other changes nothing;
 - a processor payout, or a refund/chargeback Cashline recorded (`payment`): no new payment; the
   existing one gets a `bank_reconciled` history entry on its version (a second line reconciling it is
-  refused until the first is unmatched);
-- an installment: Cashline's own debit. One still waiting for the processor's word is settled as a
-  processor's "paid" settles it, and its payment recorded with the line (an unmatch releases that
-  payment; the installment stays paid); one already paid is only confirmed;
+  refused until the first is unmatched); the line keeps it in `reconciled_payment_ids`;
+- an installment: Cashline's own debit. One still waiting for the processor's word is settled in
+  this transaction, and its payment recorded with the line, under the processor's reference when the
+  processor started the debit (an unmatch releases that payment; the installment stays paid); one
+  already paid reconciles the payment the processor's "paid" recorded (services.bank.match_money);
+- invoices or bills never share a line with a payout, refund or installment
+  (services.bank.match_targets checks every target first);
 - `fees`: booked on the line only.
 With it, on the line's version: status, match, who matched, the payments, discrepancies, history;
 the statement's counters and the day totals moved from `open` to `auto` or `person`; a person's
-match teaches matching the payer's IBAN and remittance pattern; each discrepancy is stored.
+match teaches matching the payer's IBAN and remittance pattern; each discrepancy is stored and its
+id kept on the line (services.bank.flags: an unmatch resolves them).
 """
 
 from __future__ import annotations
@@ -25,12 +29,27 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
-from cashline.dal.bank_repository import StoredDiscrepancy, bank
+from cashline.dal.bank_repository import bank
 from cashline.dal.payment_repository import PaymentWrites
+from cashline.dal.transactions import UnitOfWork
 from cashline.domain.bank.matching import remittance_key
-from cashline.domain.bank.reconciliation import BankTransaction, HistoryEntry, Proposal, TransactionStatus
+from cashline.domain.bank.reconciliation import (
+    BankTransaction,
+    Discrepancy,
+    HistoryEntry,
+    Proposal,
+    TransactionStatus,
+)
 from cashline.errors import ConflictError
-from cashline.ids import new_id
+from cashline.services.bank.flags import (
+    UNMATCHED_NOTE,
+    flags_of,
+    line_flags,
+    match_flag_ids,
+    new_flag_ids,
+    resolve_stages,
+    store_flags,
+)
 from cashline.services.bank.match_money import TargetUnavailableError, stage_money, stage_undo_payment
 from cashline.services.payments.context import Context, Outcome, commit, context_for, retrying
 
@@ -67,14 +86,20 @@ def apply_match(
 
     def work(before: BankTransaction) -> Outcome:
         writes = PaymentWrites(change.tenant_id, change.now)
-        payment_ids, counterparty_id = stage_money(ctx, before, proposal, writes)
-        after = _matched(before, proposal, payment_ids, by_person=by_person, change=change)
+        moves = stage_money(ctx, before, proposal, writes)
+        payment_ids = [*moves.created, *moves.reconciled]
+        flag_ids = new_flag_ids(proposal.discrepancies)
+        after = _matched(before, proposal, payment_ids, flag_ids, by_person=by_person, change=change)
+        after = replace(after, reconciled_payment_ids=moves.reconciled)
         if proposals is not None:
             after = replace(after, proposals=tuple(proposals[:MAX_PROPOSALS]))
         writes.also.extend(_line_stages(before, after))
-        writes.also.extend(_discrepancy_stages(after, payment_ids, change.now))
-        if by_person and counterparty_id:
-            writes.also.append(_learning(before, counterparty_id, change.now))
+        first_payment = payment_ids[0] if payment_ids else None
+        writes.also.extend(
+            store_flags(after, proposal.discrepancies, flag_ids, payment_id=first_payment, now=change.now)
+        )
+        if by_person and moves.counterparty_id:
+            writes.also.append(_learning(before, moves.counterparty_id, change.now))
         commit(ctx, writes)
         return Outcome("applied")
 
@@ -100,14 +125,25 @@ def ignore_line(change: Change, reason: str) -> BankTransaction:
 
 def unmatch_line(change: Change, reason: str) -> BankTransaction:
     """Take a match back: the payments it created are reversed (the invoices owe again, a credit it
-    left is taken back), a payout or refund it reconciled is no longer; the line waits again
-    (`suggested` when it has proposals, else `unmatched`). An ignored line simply waits again."""
+    left is taken back), a payout or refund it reconciled (`reconciled_payment_ids`) is no longer,
+    the discrepancies it flagged are resolved ("unmatched") and no longer counted; the line waits
+    again (`suggested` when it has proposals, else `unmatched`). An ignored line simply waits again."""
     ctx = context_for(change.tenant_id, now=change.now, actor=change.actor)
 
     def work(before: BankTransaction) -> Outcome:
         writes = PaymentWrites(change.tenant_id, change.now)
         for payment_id in before.payment_ids:
-            stage_undo_payment(ctx, before, payment_id, writes, reason)
+            reconciled = payment_id in before.reconciled_payment_ids
+            stage_undo_payment(ctx, before, payment_id, writes, reason, reconciled=reconciled)
+        writes.also.extend(
+            resolve_stages(
+                change.tenant_id,
+                match_flag_ids(before),
+                now=change.now,
+                actor=change.actor,
+                note=UNMATCHED_NOTE,
+            )
+        )
         waiting = TransactionStatus.SUGGESTED if before.proposals else TransactionStatus.UNMATCHED
         entry = HistoryEntry(at=change.now, action="unmatched", actor=change.actor, note=reason)
         after = _moved(before, status=waiting, entry=entry, now=change.now)
@@ -118,15 +154,25 @@ def unmatch_line(change: Change, reason: str) -> BankTransaction:
     return _run(change, frozenset({TransactionStatus.MATCHED, TransactionStatus.IGNORED}), work)
 
 
-def save_proposals(tx: BankTransaction, proposals: list[Proposal], *, now: datetime) -> BankTransaction:
+def save_proposals(
+    tx: BankTransaction, proposals: list[Proposal], *, now: datetime, flag: Discrepancy | None = None
+) -> BankTransaction:
     """A line nothing could be applied to: its proposals are kept for a person (`suggested`), or it is
-    `unmatched`; it leaves the bank_match due index either way. Counters do not move (open stays open)."""
+    `unmatched`; it leaves the bank_match due index either way. Counters do not move (open stays open).
+    `flag` (a suspected duplicate) is put on the line, stored and counted in the same transaction,
+    unless the line carries one of its kind already; the line then waits as `suggested`."""
     current = bank.get_transaction(tx.tenant_id, tx.transaction_id)
     if current.status not in OPEN:
         return current  # matched or ignored meanwhile: that stands
     tx = current
-    status = TransactionStatus.SUGGESTED if proposals else TransactionStatus.UNMATCHED
-    entry = HistoryEntry(at=now, action=status.value, actor=AUTO, note=_best_note(proposals))
+    flagged_before = flag is not None and any(found.kind is flag.kind for found in tx.discrepancies)
+    if flagged_before:
+        flag = None  # flagged by an earlier attempt (or a worker racing this one): once is enough
+    # A suspected duplicate waits for a person whoever flagged it.
+    waits = bool(proposals) or flag is not None or flagged_before
+    status = TransactionStatus.SUGGESTED if waits else TransactionStatus.UNMATCHED
+    note = _best_note(proposals) + (f"; {flag.kind.value}: {flag.detail}" if flag else "")
+    entry = HistoryEntry(at=now, action=status.value, actor=AUTO, note=note)
     after = replace(
         tx,
         status=status,
@@ -134,7 +180,15 @@ def save_proposals(tx: BankTransaction, proposals: list[Proposal], *, now: datet
         history=(*tx.history, entry),
         updated_at=now,
     )
-    return bank.save_transaction(tx, after, due_at=None)
+    if flag is None:
+        return bank.save_transaction(tx, after, due_at=None)
+    ids = new_flag_ids((flag,))
+    after = replace(after, discrepancies=(*tx.discrepancies, flag), discrepancy_ids=(*_ids_of(tx), *ids))
+    work = UnitOfWork(LINE_CHANGED)
+    for stage in [*_line_stages(tx, after), *store_flags(after, (flag,), ids, payment_id=None, now=now)]:
+        work.add(stage)
+    work.commit()
+    return replace(after, version=tx.version + 1)
 
 
 # --------------------------------------------------------------------------- the line
@@ -199,23 +253,28 @@ def _matched(
     before: BankTransaction,
     proposal: Proposal,
     payment_ids: list[str],
+    flag_ids: tuple[str, ...],
     *,
     by_person: bool,
     change: Change,
 ) -> BankTransaction:
+    """The line matched to `proposal`: its own flags kept, the proposal's discrepancies (stored as
+    `flag_ids`) added."""
     action = "matched" if by_person else "auto_matched"
     note = f"{proposal.rule.value} ({proposal.score}): {proposal.reason}".rstrip(": ")
+    moved = _moved(
+        before,
+        status=TransactionStatus.MATCHED,
+        entry=HistoryEntry(at=change.now, action=action, actor=change.actor, note=note),
+        now=change.now,
+    )
     return replace(
-        _moved(
-            before,
-            status=TransactionStatus.MATCHED,
-            entry=HistoryEntry(at=change.now, action=action, actor=change.actor, note=note),
-            now=change.now,
-        ),
+        moved,
         match=proposal,
         matched_by=change.actor if by_person else AUTO,
         payment_ids=tuple(payment_ids),
-        discrepancies=proposal.discrepancies,
+        discrepancies=(*moved.discrepancies, *proposal.discrepancies),
+        discrepancy_ids=(*moved.discrepancy_ids, *flag_ids),
     )
 
 
@@ -227,18 +286,26 @@ def _moved(
     now: datetime,
     ignore_reason: str | None = None,
 ) -> BankTransaction:
-    """The line in a new status with nothing of its previous match left (a match sets its own)."""
+    """The line in a new status with nothing of its previous match left (a match sets its own); the
+    line's own flags (a suspected duplicate) stay."""
+    kept, kept_ids = line_flags(before)
     return replace(
         before,
         status=status,
         match=None,
         matched_by=None,
         payment_ids=(),
+        reconciled_payment_ids=(),
         ignore_reason=ignore_reason,
-        discrepancies=(),
+        discrepancies=kept,
+        discrepancy_ids=kept_ids,
         history=(*before.history, entry),
         updated_at=now,
     )
+
+
+def _ids_of(tx: BankTransaction) -> tuple[str, ...]:
+    return tuple(bdc for _, bdc in flags_of(tx))
 
 
 def bucket(tx: BankTransaction) -> str:
@@ -313,27 +380,6 @@ def _totals_deltas(before: BankTransaction, after: BankTransaction) -> dict[str,
             deltas[f"disc_{kind}_count"] = deltas.get(f"disc_{kind}_count", 0) + sign
             deltas[f"disc_{kind}_amount"] = deltas.get(f"disc_{kind}_amount", 0) + sign * found.amount
     return {name: value for name, value in deltas.items() if value}
-
-
-def _discrepancy_stages(
-    tx: BankTransaction, payment_ids: list[str], now: datetime
-) -> list[Callable[..., None]]:
-    return [
-        partial(
-            bank.stage_discrepancy,
-            discrepancy=StoredDiscrepancy(
-                discrepancy_id=new_id("bank_discrepancy"),
-                tenant_id=tx.tenant_id,
-                bank_account_id=tx.bank_account_id,
-                bank_transaction_id=tx.transaction_id,
-                payment_id=payment_ids[0] if payment_ids else None,
-                discrepancy=found,
-                status="open",
-                at=now,
-            ),
-        )
-        for found in tx.discrepancies
-    ]
 
 
 def _best_note(proposals: list[Proposal]) -> str:

@@ -8,7 +8,7 @@ import record) and writes the lines still missing (services.bank.imports decides
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -17,7 +17,7 @@ from functools import partial
 
 from cashline.dal.bank_repository import bank
 from cashline.dal.transactions import UnitOfWork
-from cashline.domain.bank.fingerprints import booked_lines, import_totals, new_transaction
+from cashline.domain.bank.fingerprints import booked_lines, import_totals, new_transaction, slot_fingerprint
 from cashline.domain.bank.model import BankStatement, ReportKind
 from cashline.domain.bank.reconciliation import BankAccount, BankTransaction, StoredStatement
 from cashline.errors import ConflictError
@@ -26,7 +26,8 @@ from cashline.services.bank.accounts import NO_CURRENCY, statement_identificatio
 
 # A line is 2 items (transaction + line claim). 40 lines, the statement's counter, the statement and
 # its claim (first chunk) leave room for 17 day-totals items under DynamoDB's 100 per transaction;
-# `chunks` cuts a chunk earlier when its lines span more days than that.
+# `chunks` cuts a chunk earlier when its lines span more days than that, or carry slot claims (a
+# reference-less line of an intraday report or notification is 3 items).
 CHUNK_LINES = 40
 MAX_TRANSACTION_ITEMS = 100
 # Lines matched before the import answers (9 DynamoDB calls each: a few seconds for 200, well inside
@@ -35,6 +36,8 @@ MATCH_NOW = 200
 # A statement claimed this long ago whose import never finished is taken over by the next import;
 # also when the lines matched right after the import fall to the sweep if that matching never ran.
 RESUME_AFTER = timedelta(minutes=15)
+# Slots probed beyond those a report's reference-less lines need, per BatchGet round.
+SLOT_PROBE = 8
 
 
 @dataclass
@@ -53,7 +56,7 @@ class StatementPlan:
         return self.stored.statement_id
 
 
-_Line = tuple[int, BankTransaction, datetime]  # line number, transaction, due_at
+_Line = tuple[int, BankTransaction, datetime, str | None]  # line number, transaction, due_at, slot
 
 
 def write_statement(
@@ -73,10 +76,12 @@ def write_statement(
     for index, booked in enumerate(fresh, start=already_new):
         tx = new_transaction(stored, booked, transaction_id=new_id("bank_transaction"), actor=actor, now=now)
         # Lines matched right after the import go to the sweep only if that never happens (a crash).
-        pending.append((booked.number, tx, now + RESUME_AFTER if index < MATCH_NOW else now))
+        due_at = now + RESUME_AFTER if index < MATCH_NOW else now
+        pending.append((booked.number, tx, due_at, booked.slot_base))
+    pending = _with_slots(plan.account, pending)
     for chunk in chunks(pending, extra=3 if first else 1):
         written = _write_chunk(plan, first, chunk)
-        plan.new_lines.extend(tx for _, tx, _ in written)
+        plan.new_lines.extend(item[1] for item in written)
         first = None
 
 
@@ -117,19 +122,27 @@ def chunks(lines: Sequence[_Line], *, extra: int) -> Iterable[list[_Line]]:
     chunk: list[_Line] = []
     days: set[tuple[date, str]] = set()
     first = extra > 1
+    line_items = 0
     for item in lines:
         day = (item[1].booking_date, item[1].currency)
-        items = extra + 2 * (len(chunk) + 1) + len(days | {day})
+        weight = 3 if item[3] else 2
+        items = extra + line_items + weight + len(days | {day})
         if chunk and (len(chunk) == CHUNK_LINES or items > MAX_TRANSACTION_ITEMS):
             yield chunk
-            chunk, days, extra, first = [], set(), 1, False
+            chunk, days, extra, first, line_items = [], set(), 1, False, 0
         chunk.append(item)
         days.add(day)
+        line_items += weight
     if chunk or first:
         yield chunk
 
 
-def _stages(plan: StatementPlan, first: StoredStatement | None, chunk: list[_Line]) -> UnitOfWork:
+def _stages(
+    plan: StatementPlan, first: StoredStatement | None, chunk: list[_Line], *, lost: int = 0
+) -> UnitOfWork:
+    """A chunk's transaction; `lost`: lines of a later chunk another import stored meanwhile, moved
+    from the stored statement's `transaction_count` to its `duplicate_lines` (the first chunk's
+    statement is written with them counted right)."""
     statement = first or plan.stored
     assert statement is not None
     work = UnitOfWork("a statement or bank line of this file was stored by another import at the same time")
@@ -138,15 +151,17 @@ def _stages(plan: StatementPlan, first: StoredStatement | None, chunk: list[_Lin
         # One item once per transaction: the statement is put with its first chunk's lines counted.
         stored = replace(first, unmatched=count)
         work.add(lambda write: bank.stage_statement(write, stored, plan.key))
-    for number, tx, due_at in chunk:
+    for number, tx, due_at, slot in chunk:
         work.add(partial(bank.stage_new_transaction, tx=tx, line_number=number, due_at=due_at))
-    if count and first is None:
+        if slot is not None:
+            work.add(partial(bank.stage_line_slot, tx=tx, slot_fingerprint=slot))
+    if (count or lost) and first is None:
         work.add(
             lambda write: bank.stage_statement_counts(
-                write, statement.tenant_id, statement.statement_id, unmatched=count
+                write, statement.tenant_id, statement.statement_id, unmatched=count, duplicates=lost
             )
         )
-    for (day, currency), deltas in import_totals(tx for _, tx, _ in chunk).items():
+    for (day, currency), deltas in import_totals(item[1] for item in chunk).items():
         work.add(
             partial(
                 bank.stage_totals,
@@ -163,9 +178,10 @@ def _stages(plan: StatementPlan, first: StoredStatement | None, chunk: list[_Lin
 def _write_chunk(plan: StatementPlan, first: StoredStatement | None, chunk: list[_Line]) -> list[_Line]:
     """One transaction; the lines it wrote. A line another import claimed in the same moment (an
     intraday report and the statement arriving together) is dropped and the rest written again."""
+    lost = 0
     for attempt in (1, 2):
         try:
-            _stages(plan, first, chunk).commit()
+            _stages(plan, first, chunk, lost=lost).commit()
             return chunk
         except ConflictError:
             if first is not None:
@@ -173,9 +189,10 @@ def _write_chunk(plan: StatementPlan, first: StoredStatement | None, chunk: list
             if attempt == 2:
                 raise
             seen = bank.lines_seen(
-                plan.account.tenant_id, plan.account.bank_account_id, [tx.fingerprint for _, tx, _ in chunk]
+                plan.account.tenant_id, plan.account.bank_account_id, [item[1].fingerprint for item in chunk]
             )
-            chunk = [item for item in chunk if item[1].fingerprint not in seen]
+            # A reference-less line whose slot another report took meanwhile takes the next free one.
+            chunk = _with_slots(plan.account, [item for item in chunk if item[1].fingerprint not in seen])
             if first is not None:
                 # Still counted right: the statement is written in this very transaction.
                 first = plan.stored = replace(
@@ -183,7 +200,34 @@ def _write_chunk(plan: StatementPlan, first: StoredStatement | None, chunk: list
                     transaction_count=first.transaction_count - len(seen),
                     duplicate_lines=first.duplicate_lines + len(seen),
                 )
+            else:
+                # The stored statement counted them as new: moved to its duplicates with this chunk.
+                lost = len(seen)
     raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _with_slots(account: BankAccount, lines: list[_Line]) -> list[_Line]:
+    """`lines` with each reference-less reported line's slot base replaced by its first free slot
+    (domain.bank.fingerprints): one BatchGet of the line claims per round, SLOT_PROBE spare each."""
+    # item[3] is the slot base, or the slot taken on a first attempt (`<base>#<k>`: base again).
+    bases = [item[3].partition("#")[0] if item[3] is not None else None for item in lines]
+    wanted = Counter(base for base in bases if base is not None)
+    free: dict[str, list[str]] = defaultdict(list)
+    start = 0
+    while wanted:
+        width = max(wanted.values()) + SLOT_PROBE
+        probe = {base: [slot_fingerprint(base, k) for k in range(start, start + width)] for base in wanted}
+        taken = bank.lines_seen(
+            account.tenant_id, account.bank_account_id, [fp for fps in probe.values() for fp in fps]
+        )
+        for base, fps in probe.items():
+            free[base] += [fp for fp in fps if fp not in taken][: wanted[base] - len(free[base])]
+        wanted = Counter({base: n for base, n in wanted.items() if len(free[base]) < n})
+        start += width
+    out: list[_Line] = []
+    for (number, tx, due_at, _), wanted_base in zip(lines, bases, strict=True):
+        out.append((number, tx, due_at, free[wanted_base].pop(0) if wanted_base is not None else None))
+    return out
 
 
 def _refuse_if_claimed_by_another(plan: StatementPlan, mine: StoredStatement) -> None:

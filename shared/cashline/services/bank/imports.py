@@ -12,11 +12,16 @@ What happens to a file (docs/api.md "Bank statements"):
    and this import finishes it.
 3. Each booked line's fingerprint (`domain.bank.fingerprints`); lines an earlier report or
    notification already brought (their line claim exists) are skipped and counted as
-   `duplicate_lines`; pending entries are not stored (they come again once booked).
+   `duplicate_lines` (also when a concurrent import claims one between the check and a chunk's
+   write); a reference-less line of an intraday report or notification is new money and claims a
+   slot the end-of-day statement's line will find; pending entries are not stored (they come again
+   once booked).
 4. The writes (`import_writes`): chunks of at most 40 lines per transaction with their claims, the
    statement's counter and the day totals, so a crash leaves whole chunks and a resume adds the rest;
    then the import record (which makes the statements complete) and the account's balance.
-5. Matching (`services.bank.matching.match_lines`) for the first `MATCH_NOW` new lines; the rest wait
+5. The raw file, when a store is given, is kept at `raw_file_key` (`bank-statements/<tenant>/<import
+   id>`) once the import committed; a failure to keep it is logged and does not fail the import.
+6. Matching (`services.bank.matching.match_lines`) for the first `MATCH_NOW` new lines; the rest wait
    in the `bank_match` due index for the sweep ("matching": "queued").
 
 The statement's credit/debit totals and `balanced` are the file's own figures (every line of it).
@@ -30,6 +35,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cashline.adapters.documents import DocumentStore
 from cashline.dal.bank_repository import bank
 from cashline.domain.bank.camt import parse_camt
 from cashline.domain.bank.csv_lines import CsvMapping, parse_csv
@@ -60,6 +68,12 @@ from cashline.services.bank.import_writes import (
 )
 
 MAX_STATEMENT_BYTES = MAX_DECOMPRESSED_BYTES
+RAW_FILE_PREFIX = "bank-statements/"
+
+
+def raw_file_key(tenant_id: str, import_id: str) -> str:
+    """Where an import's file is kept in the documents bucket (one key per import)."""
+    return f"{RAW_FILE_PREFIX}{tenant_id}/{import_id}"
 
 
 @dataclass(frozen=True)
@@ -74,10 +88,18 @@ class ImportResult:
 
 
 def import_file(
-    tenant_id: str, body: bytes, *, bank_account_id: str | None, actor: str, now: datetime
+    tenant_id: str,
+    body: bytes,
+    *,
+    bank_account_id: str | None,
+    actor: str,
+    now: datetime,
+    keep_in: DocumentStore | None = None,
 ) -> ImportResult:
     """Import the bank file `body` (camt.052/053/054, MT940/MT942 or CSV with the account's mapping)
-    as the module docstring describes; `actor` goes into each line's history."""
+    as the module docstring describes; `actor` goes into each line's history. With `keep_in`, the
+    file itself is put at `raw_file_key` after the import committed (the bank inbox moves its object
+    there instead)."""
     given = accounts.get_account(tenant_id, bank_account_id) if bank_account_id is not None else None
     statements = _parse(body, given)
     if given is not None and len({accounts.statement_identification(s) for s in statements} - {None}) > 1:
@@ -106,6 +128,8 @@ def import_file(
         write_statement(plan, import_id, actor=actor, already_new=_new_count(plans), now=now)
         plans.append(plan)
     finish(plans, import_id, hashlib.sha256(body).hexdigest(), now)
+    if keep_in is not None:
+        _keep(keep_in, raw_file_key(tenant_id, import_id), body)
     new_lines = [tx for plan in plans for tx in plan.new_lines]
     _match(tenant_id, new_lines[:MATCH_NOW], now)
     return ImportResult(
@@ -228,6 +252,14 @@ def _complete(stored: StoredStatement) -> bool:
     except NotFoundError:
         return False
     return True
+
+
+def _keep(store: DocumentStore, key: str, body: bytes) -> None:
+    """The import stands without its kept copy: a failed put is logged, never the import's error."""
+    try:
+        store.put(key, body, content_type="application/octet-stream")
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("the imported bank file was not kept", key=key, error=str(exc))
 
 
 def _match(tenant_id: str, txs: list[BankTransaction], now: datetime) -> None:

@@ -8,8 +8,15 @@ dal.bank_candidates.StoredCandidates) and applies the best proposal (services.ba
   amount, two combinations summing to it: a person chooses);
 
 otherwise the line is `suggested` (its proposals kept for a person) or `unmatched` (none). Either way
-it leaves the `bank_match` due index. `run_bank_match` is the sweep of the lines an import left there
-(services.bank.imports matches the first 200 lines of a file at once; the rest wait for the sweep).
+it leaves the `bank_match` due index.
+
+The same money twice: before anything is applied, the account's earlier lines of the same direction,
+currency and amount booked in the DUPLICATE_WINDOW_DAYS (10) before it are read (one Query,
+dal.bank_same_money) and `domain.bank.line_flags.duplicate_of` decides; a suspected duplicate is
+flagged DUPLICATE on the line and never applied automatically: it waits as `suggested`.
+
+`run_bank_match` is the sweep of the lines an import left there (services.bank.imports matches the
+first lines of a file at once; the rest wait for the sweep).
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from datetime import date, datetime, timedelta
 
 from cashline.dal.bank_candidates import StoredCandidates
 from cashline.dal.bank_repository import MATCH_JOB, bank
+from cashline.dal.bank_same_money import same_money_lines
 from cashline.dal.due import query_due
 from cashline.dal.table import CashlineItem
 from cashline.domain.access import today_for
+from cashline.domain.bank.line_flags import DUPLICATE_WINDOW_DAYS, duplicate_of
 from cashline.domain.bank.matching import propose
 from cashline.domain.bank.reconciliation import BankTransaction, Candidates, Proposal
 from cashline.errors import ConflictError, NotFoundError, UnprocessableError
@@ -81,7 +90,8 @@ def _match_one(
     if tx.status not in OPEN:
         return tx
     proposals = propose(tx, books, today=today)
-    best = auto_choice(proposals, threshold)
+    duplicate = duplicate_of(tx, earlier_same_money(tx))
+    best = auto_choice(proposals, threshold) if duplicate is None else None
     try:
         if best is not None:
             # No expected version: the line is pinned at the version read when applying; a worker
@@ -95,12 +105,30 @@ def _match_one(
                 logger.info(
                     "best proposal not applicable", transaction_id=tx.transaction_id, why=refused.message
                 )
-        return save_proposals(tx, proposals, now=now)
+        return save_proposals(tx, proposals, now=now, flag=duplicate)
     except ConflictError:
         # Another worker (the import, the sweep, a person) changed the line since it was read: what it
         # did stands; nothing of this attempt was written.
         logger.info("bank line changed meanwhile; left as it is", transaction_id=tx.transaction_id)
         return bank.get_transaction(tx.tenant_id, tx.transaction_id)
+
+
+def earlier_same_money(tx: BankTransaction) -> list[BankTransaction]:
+    """The account's lines booked before `tx` (the same day: imported before it, or in the same file
+    ahead of it by id) within DUPLICATE_WINDOW_DAYS, of the same direction, currency and amount."""
+    found = same_money_lines(
+        tx.tenant_id,
+        tx.bank_account_id,
+        direction=tx.direction.value,
+        currency=tx.currency,
+        amount=tx.amount,
+        first=tx.booking_date - timedelta(days=DUPLICATE_WINDOW_DAYS),
+        last=tx.booking_date,
+    )
+    line_key = (tx.booking_date, tx.created_at, tx.transaction_id)
+    return [
+        other for other in found if (other.booking_date, other.created_at, other.transaction_id) < line_key
+    ]
 
 
 def match_due(now: datetime) -> int:

@@ -135,6 +135,13 @@ def _person_proposal(
         if (target.type, target.id) in seen:  # one item cannot change twice in one transaction
             raise UnprocessableError(f"{target.id} is named twice", field=f"targets[{index}].id")
         seen.add((target.type, target.id))
+    if keep_rest_as_credit and not any(t.type is TargetType.INVOICE for t in targets):
+        # The rest is kept as the credit of the payer of an invoice the line pays: with no invoice
+        # there is no payment to hold it, and the money would be matched but nowhere.
+        raise UnprocessableError(
+            "keep_rest_as_credit needs at least one invoice target on a credit line",
+            field="keep_rest_as_credit",
+        )
     total = sum(t.amount for t in targets)
     rest_allowed = keep_rest_as_credit and tx.direction is Direction.CREDIT
     if total > tx.amount or (total < tx.amount and not rest_allowed):

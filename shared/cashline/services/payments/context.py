@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from cashline.adapters.payout_details import PayoutComposition
 from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.party_repository import CounterpartyRepository
@@ -39,6 +40,8 @@ parties = CounterpartyRepository()
 # Statuses a payment may be applied to automatically. A disputed invoice waits for a person.
 PAYABLE = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE})
 MAX_ATTEMPTS = 40
+# Reads what a processor payout is made of (services.payments.payouts.payout_fetcher).
+PayoutFetch = Callable[[PaymentEvent], PayoutComposition]
 CONFLICT_MESSAGE = "payment or invoice changed at the same time"
 
 
@@ -55,6 +58,8 @@ class Context:
     # Alerts written by this context's transactions, for the caller to deliver at once (the outbox
     # sweep delivers any it does not).
     committed_alerts: list[Alert] = field(default_factory=list)
+    # Set for a payout event when the connection has an API credential: its composition is read first.
+    payout_details: PayoutFetch | None = None
 
     @property
     def tenant_id(self) -> str:

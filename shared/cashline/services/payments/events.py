@@ -9,7 +9,8 @@ from cashline.dal.payment_repository import PaymentWrites
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.schemas.payment_events import EventAction, PaymentEvent
 from cashline.services.payments.context import Context, Outcome, add_alert, claim, commit, payments, retrying
-from cashline.services.payments.received import on_ignored, on_payout, on_pending, on_succeeded
+from cashline.services.payments.payouts import on_payout
+from cashline.services.payments.received import on_ignored, on_pending, on_succeeded
 from cashline.services.payments.reversal import on_dispute_won, on_failed, on_given_back
 
 Handler = Callable[[Context, PaymentEvent], Outcome]

@@ -1,5 +1,5 @@
 """Money received: a payment that succeeded (applied to invoices, or to a financing installment), one
-that is pending, a processor's payout; and how an event becomes a `Payment`."""
+that is pending; and how an event becomes a `Payment` (a processor's payout: services.payments.payouts)."""
 
 from __future__ import annotations
 
@@ -97,18 +97,6 @@ def on_ignored(ctx: Context, event: PaymentEvent) -> Outcome:
     claim(writes, event, "-", new_reference=None)
     commit(ctx, writes)
     return Outcome("ignored")
-
-
-def on_payout(ctx: Context, event: PaymentEvent) -> Outcome:
-    if event.amount is None or event.currency is None:
-        return on_ignored(ctx, event)  # GoCardless payouts carry no amount; they are a bank matter
-    writes = PaymentWrites(ctx.tenant_id, ctx.now)
-    payment = payment_of(ctx, event, None, status=PaymentStatus.SUCCEEDED)
-    writes.payments.append((None, payment))
-    claim(writes, event, payment.id, new_reference=f"{event.reference or event.event_id}:payout")
-    await_bank_line(payment, writes)
-    commit(ctx, writes)
-    return Outcome("recorded", payment.id)
 
 
 def await_bank_line(payment: Payment, writes: PaymentWrites) -> None:
