@@ -74,6 +74,8 @@ def test_a_person_pays_two_invoices_with_one_line_and_matching_learns_the_payer(
     # Then one payment pays exactly those, the line says who matched it, and both invoices are paid
     assert after.status is TransactionStatus.MATCHED and after.matched_by == "key:finance"
     assert after.match is not None and after.match.rule is MatchRule.PERSON
+    # ...the targets typed by id carry the numbers a person recognises, like the matcher's proposals
+    assert [t.label for t in after.match.targets] == ["RE-7001", "RE-7002"]
     [payment_id] = after.payment_ids
     payment = payments.get(books.tenant_id, payment_id)
     assert sorted((a.target_id, a.amount) for a in payment.allocations) == sorted(

@@ -5,6 +5,7 @@ history entry (the audit trail) and is refused with a 409 when the line moved si
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from cashline.dal.bank_repository import TransactionFilter as TransactionFilter  # the routes' filter
@@ -22,6 +23,7 @@ from cashline.domain.bank.reconciliation import (
 from cashline.errors import NotFoundError, UnprocessableError
 from cashline.ids import is_id_of
 from cashline.services.bank.applying import Change, apply_match, ignore_line, unmatch_line
+from cashline.services.payments.context import invoices, payments
 
 # What a person may name for a line of each direction.
 TARGETS_FOR = {
@@ -154,7 +156,23 @@ def _person_proposal(
     return Proposal(
         rule=MatchRule.PERSON,
         score=PERSON_SCORE,
-        targets=tuple(targets),
+        targets=tuple(_labelled(tx.tenant_id, target) for target in targets),
         discrepancies=(found,) if found is not None else (),
         reason="chosen by a person",
     )
+
+
+def _labelled(tenant_id: str, target: MatchTarget) -> MatchTarget:
+    """A target a person typed by id, with what a person recognises it by (the invoice's number, the
+    payout's reference), as the matcher's own proposals carry. One read per target; an id that does
+    not resolve is left as it is (applying the match refuses it, naming the field)."""
+    if target.label:
+        return target
+    try:
+        if target.type in {TargetType.INVOICE, TargetType.BILL} and is_id_of("invoice", target.id):
+            return replace(target, label=invoices.get_header(tenant_id, target.id).number)
+        if target.type in {TargetType.PAYOUT, TargetType.PAYMENT} and is_id_of("payment", target.id):
+            return replace(target, label=payments.get(tenant_id, target.id).source_reference or "")
+    except NotFoundError:
+        pass
+    return target
