@@ -137,6 +137,34 @@ def _cmd_migrate_due_keys(args: argparse.Namespace) -> None:
     print(f"due items moved to the current key layout: {rekey_legacy_due_items()}")
 
 
+def _cmd_backfill_bank_lookups(args: argparse.Namespace) -> None:
+    from cashline.dal.bank_backfill import all_tenant_ids
+    from cashline.services.access import get_tenant
+    from cashline.services.bank.backfill import TenantBackfill, backfill_bank_lookups
+
+    _wired_app()
+    if (args.tenant is not None) == bool(args.all_tenants):
+        raise UsageError("name one tenant, or pass --all-tenants (not both)")
+    if args.tenant is not None:
+        get_tenant(args.tenant)  # an unknown tenant is an error (not_found), not "nothing to do"
+    tenants = [args.tenant] if args.tenant is not None else all_tenant_ids()
+
+    def said(result: TenantBackfill) -> None:
+        counts = "  ".join(
+            f"{name}: {c.needed} needed, {c.missing} missing, {c.written} written"
+            for name, c in result.lookups.items()
+        )
+        print(f"{result.tenant_id}  {counts}")
+
+    done = backfill_bank_lookups(tenants, dry_run=args.dry_run, on_tenant=said)
+    missing = sum(c.missing for r in done for c in r.lookups.values())
+    written = sum(c.written for r in done for c in r.lookups.values())
+    print(
+        f"tenants: {len(done)}  missing: {missing}  written: {written}"
+        + ("  (dry run)" if args.dry_run else "")
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cashline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
         "job's shards so the sweeps find them; safe to run again",
     )
     due_keys.set_defaults(handler=_cmd_migrate_due_keys)
+
+    backfill = commands.add_parser(
+        "backfill-bank-lookups",
+        help="once, after deploying bank reconciliation (issue 13): give counterparties and payouts, "
+        "refunds, chargebacks and fees stored before it the IBAN and amount lookups matching reads; "
+        "an existing lookup is left, so it is safe to run again, and running again resumes",
+    )
+    backfill.add_argument("tenant", nargs="?", help="this tenant only")
+    backfill.add_argument(
+        "--all-tenants",
+        action="store_true",
+        help="every tenant, found by a Scan of the table (tenants have no list index): acceptable in "
+        "this operator command only, never on a request path",
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="count the missing lookups, write none")
+    backfill.set_defaults(handler=_cmd_backfill_bank_lookups)
     return parser
 
 
