@@ -1,0 +1,1 @@
+"""Subscription billing in plain Python: billing periods from a cycle anchor and exact proration."""
