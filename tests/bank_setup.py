@@ -259,9 +259,12 @@ def fixed_proposals(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Proposal]
     return fixed
 
 
-def installment_under_way(tenant_id: str, *, now: datetime, due: date) -> tuple[Plan, Installment]:
+def installment_under_way(
+    tenant_id: str, *, now: datetime, due: date, **installment_fields: Any
+) -> tuple[Plan, Installment]:
     """An active, paid-out financing plan of 120.00 with one installment due on `due` whose debit is
-    under way (PROCESSING), written straight to the table."""
+    under way (PROCESSING), written straight to the table; `installment_fields` set more of the
+    installment (its processor and reference, say)."""
     plan = Plan(
         tenant_id=tenant_id,
         plan_id=new_id("plan"),
@@ -289,6 +292,7 @@ def installment_under_way(tenant_id: str, *, now: datetime, due: date) -> tuple[
         amount=12_000,
         currency="EUR",
         status=InstallmentStatus.PROCESSING,
+        **installment_fields,
     )
     work = UnitOfWork("plan")
     work.add(lambda write: write.save(plan_record(plan, None)))

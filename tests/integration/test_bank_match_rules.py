@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from cashline.dal.bank_repository import bank
-from cashline.dal.financing_repository import FinancingRepository, installment_record, plan_record
+from cashline.dal.financing_repository import FinancingRepository
 from cashline.dal.payment_repository import PaymentWrites
-from cashline.dal.transactions import UnitOfWork
 from cashline.domain.bank.model import Direction
 from cashline.domain.bank.reconciliation import (
     BankTransaction,
@@ -36,7 +35,7 @@ from cashline.domain.payments import (
     PaymentStatus,
     Targets,
 )
-from cashline.domain.plans import Installment, InstallmentStatus, PayoutStatus, Plan, PlanStatus
+from cashline.domain.plans import Installment, InstallmentStatus, Plan, PlanStatus
 from cashline.errors import ConflictError, NotFoundError, UnprocessableError
 from cashline.ids import new_id
 from cashline.schemas.payment_events import EventAction, PaymentEvent
@@ -44,7 +43,7 @@ from cashline.services.bank import queue
 from cashline.services.bank.applying import Change, apply_match
 from cashline.services.payments.context import commit, context_for, invoices, payments
 from cashline.services.payments.events import process_event
-from tests.bank_setup import BankBooks, invoice
+from tests.bank_setup import BankBooks, installment_under_way, invoice
 from tests.utils import Api, TestTenant, error_of, make_tenant
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
@@ -252,43 +251,14 @@ def test_keep_rest_as_credit_needs_an_invoice(books: BankBooks) -> None:
 
 def _installment_with_processor(tenant_id: str) -> tuple[Plan, Installment]:
     """A plan of 120.00 with one installment due today whose Stripe debit (pi_...) is under way."""
-    plan = Plan(
-        tenant_id=tenant_id,
-        plan_id=new_id("plan"),
-        invoice_id=new_id("invoice"),
-        supplier_name="Supplier",
-        currency="EUR",
-        principal=12_000,
-        fee=0,
-        total=12_000,
-        paid_amount=0,
-        payout_date=NOW.date() - timedelta(days=20),
-        payout_status=PayoutStatus.PAID,
-        status=PlanStatus.ACTIVE,
-        installments_count=1,
-        pricing={"monthly_rate_bp": 150, "fixed_fee": 0},
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    installment = Installment(
-        installment_id=new_id("installment"),
-        plan_id=plan.plan_id,
-        sequence=1,
-        kind="scheduled",
-        due_date=NOW.date(),
-        amount=12_000,
-        currency="EUR",
-        status=InstallmentStatus.PROCESSING,
+    return installment_under_way(
+        tenant_id,
+        now=NOW,
+        due=NOW.date(),
         processor="stripe",
         processor_reference=f"pi_{new_id('event')[-12:]}",
         phase="poll",
     )
-    work = UnitOfWork("plan")
-    work.add(lambda write: write.save(plan_record(plan, None)))
-    # No debit due (None): the debit sweeps' tests fire far-future ticks over the whole table.
-    work.add(lambda write: write.save(installment_record(tenant_id, installment, None, NOW)))
-    work.commit()
-    return plan, installment
 
 
 def _paid_webhook(tenant_id: str, installment: Installment) -> Payment:
