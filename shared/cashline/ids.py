@@ -34,6 +34,13 @@ PREFIXES = {
     "bank_statement": "bst",
     "bank_transaction": "btx",
     "bank_discrepancy": "bdc",
+    "product": "prd",
+    "price": "prc",
+    "subscription": "sub",
+    "subscription_item": "si",
+    "usage_record": "usg",
+    "scheduled_change": "ssc",
+    "charge_attempt": "chg",
 }
 
 

@@ -1,0 +1,1 @@
+"""Subscription billing use cases: catalog, subscriptions, issuing, finalising, delivery, charging."""
