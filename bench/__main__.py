@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.bank_costs import report_section as bank_section
 from bench.bank_import import section as bank_import_section
+from bench.billing_issuing import report_section as billing_issuing_section
 from bench.cold_imports import FLOOR
 from bench.cold_imports import measure as measure_imports
 from bench.collection_costs import measure_collections, per_reminder, sweep_notes
@@ -80,6 +81,10 @@ def main() -> None:
             [int(s) for s in os.environ.get("BENCH_BANK_INVOICES", "1000,10000,100000").split(",")]
         )
         lines += bank_import_section()
+        lines += billing_issuing_section(
+            [int(s) for s in os.environ.get("BENCH_BILLING_SUBSCRIPTIONS", "1000,100000").split(",")],
+            int(os.environ.get("BENCH_BILLING_DUE", "1000")),
+        )
     report = "\n".join(lines) + "\n"
     print(report)
     results = ROOT / "bench" / "results"

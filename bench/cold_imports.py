@@ -28,6 +28,8 @@ HANDLER_MODULES = {
     "chalicelib.statement_schedules": "MonthlyStatements (schedule)",
     "chalicelib.bank_schedules": "BankMatch, PayoutBankCheck (schedules)",
     "chalicelib.bank_handlers": "BankStatementArrived (SQS)",
+    "chalicelib.charge_schedules": "InvoiceCharges (schedule)",
+    "chalicelib.billing_schedules": "SubscriptionBilling (schedule)",
 }
 # What the first event of a handler module's functions imports beyond the module itself (their
 # services, the settings models, Powertools' batch utility): the module is light because it defers
@@ -46,6 +48,9 @@ FIRST_EVENT = {
     "chalicelib.bank_schedules": "cashline.services.bank.matching, cashline.services.bank.bank_check_sweep",
     "chalicelib.bank_handlers": "cashline.services.documents, cashline.services.bank.inbox, "
     "aws_lambda_powertools.utilities.batch",
+    "chalicelib.charge_schedules": "cashline.services.billing.charging",
+    "chalicelib.billing_schedules": "cashline.services.billing.scheduled_changes, "
+    "cashline.services.billing.issuing, cashline.services.billing.finalising",
 }
 RUNS = 7
 FLOOR = ", ".join(

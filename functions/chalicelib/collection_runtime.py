@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,11 +13,13 @@ from chalicelib.runtime import api_ready, deferred, handler_clock, scheduler_rea
 if TYPE_CHECKING:  # the settings models, adapters and services are imported on the first event
     from cashline.adapters import documents, messaging
     from cashline.config import ApiSettings, SchedulerSettings
+    from cashline.services.billing import charging
     from cashline.services.collections import context
 else:
     documents = deferred("cashline.adapters.documents")
     messaging = deferred("cashline.adapters.messaging")
     context = deferred("cashline.services.collections.context")
+    charging = deferred("cashline.services.billing.charging")
 
 
 def runtime_for(settings: ApiSettings | SchedulerSettings) -> context.CollectionRuntime:
@@ -51,4 +54,6 @@ def api_collection_runtime() -> context.CollectionRuntime:
 
 @lru_cache(maxsize=1)
 def scheduler_collection_runtime() -> context.CollectionRuntime:
-    return runtime_for(scheduler_ready())
+    settings = scheduler_ready()
+    # The step sweep's retry_payment steps charge; the API never runs a step, so its runtime cannot.
+    return replace(runtime_for(settings), charges=charging.ChargeRuntime(settings))

@@ -254,6 +254,37 @@ def seed(gateway: ApiGateway, admin_key: str) -> dict[str, str]:
         gateway, admin_key, f"/v1/invoices/{ids['invoice_id']}/documents", {"content_type": "application/pdf"}
     )
     ids["step"] = "1"
+    ids.update(_seed_billing(gateway, admin_key, ids["counterparty_id"]))
+    return ids
+
+
+def _seed_billing(gateway: ApiGateway, admin_key: str, counterparty_id: str) -> dict[str, str]:
+    """A product, a monthly price of it and a subscription to that price (its item for the usage
+    route: a licensed one, so a report there is a 422 naming item_id, past the 404)."""
+    ids = {
+        "product_id": _created_id(
+            gateway, admin_key, "/v1/products", {"name": "Fuzz Plan", "tax_category": "standard"}
+        )
+    }
+    ids["price_id"] = _created_id(
+        gateway,
+        admin_key,
+        "/v1/prices",
+        {"product_id": ids["product_id"], "currency": "EUR", "unit_amount": 30_00, "interval": "month"},
+    )
+    answer = gateway.call(
+        "POST",
+        "/v1/subscriptions",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        body=json.dumps(
+            {"counterparty_id": counterparty_id, "items": [{"price_id": ids["price_id"], "quantity": 1}]}
+        ).encode(),
+    )
+    if answer.status_code != 201:
+        raise RuntimeError(f"seeding /v1/subscriptions answered {answer.status_code}: {answer.body[:300]!r}")
+    subscription = answer.json()
+    ids["subscription_id"] = str(subscription["id"])
+    ids["item_id"] = str(subscription["items"][0]["id"])
     return ids
 
 

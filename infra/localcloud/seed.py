@@ -1,6 +1,7 @@
 """Demo data for `make run`: a tenant, keys of each role, a realistic book of invoices and bills in
-several currencies, some overdue, one disputed, and a bank account with an imported statement
-(`localcloud.demo_bank`).
+several currencies, some overdue, one disputed, a bank account with an imported statement
+(`localcloud.demo_bank`), and a subscription catalog with subscriptions and their invoices
+(`localcloud.demo_billing`).
 
 Everything goes through the services the API uses, never raw table writes.
 """
@@ -21,6 +22,7 @@ from cashline.services.counterparties import create_counterparty
 from cashline.services.financing import PlanRequest, finance_invoice, update_settings
 from cashline.services.invoices import change_status, create_invoice, get_invoice
 from localcloud.demo_bank import DemoBank, seed_bank
+from localcloud.demo_billing import DemoBilling, seed_billing
 from localcloud.paths import LOCAL_STATE
 
 CUSTOMERS: list[dict[str, Any]] = [
@@ -93,6 +95,7 @@ class DemoTenant:
     tenant_id: str
     keys: dict[Role, str]
     bank: DemoBank
+    billing: DemoBilling | None = None
 
 
 def _lines(specs: list[tuple[str, str, int, str]]) -> list[LineInput]:
@@ -185,10 +188,12 @@ def seed_demo(now: datetime) -> DemoTenant:
         {party["name"]: party.get("iban") for party in CUSTOMERS + SUPPLIERS},
         now,
     )
+    # Subscription billing after the bank: its invoices are not in the demo's statement.
+    billing = seed_billing(tenant.tenant_id, {c.name: c.counterparty_id for c in customers}, now)
     LOCAL_STATE.mkdir(exist_ok=True)
     (LOCAL_STATE / "demo_api_key").write_text(keys[Role.ADMIN] + "\n")
     (LOCAL_STATE / "demo_tenant_id").write_text(tenant.tenant_id + "\n")
-    return DemoTenant(tenant_id=tenant.tenant_id, keys=keys, bank=demo_bank)
+    return DemoTenant(tenant_id=tenant.tenant_id, keys=keys, bank=demo_bank, billing=billing)
 
 
 def _new(

@@ -284,16 +284,14 @@ def test_a_factur_x_basic_wl_invoice_imports_without_lines_with_its_prepaid_amou
     assert (invoice["details"]["profile_name"], invoice["details"]["header_only"]) == ("basic_wl", True)
 
 
-def test_a_cii_document_without_any_vat_imports(api: Api, tenant: TestTenant) -> None:
+def test_a_cii_document_with_a_line_not_subject_to_vat_but_no_vat_breakdown_is_refused(
+    api: Api, tenant: TestTenant
+) -> None:
+    # EN 16931 BR-O-01 (issue 14): an O line needs exactly one VAT breakdown group of category O.
     response = import_body(api, tenant.finance, no_vat_invoice("NOVAT-API"), "application/xml")
 
-    assert response.status_code == 201, response.body
-    invoice = _read_back(api, tenant, response.json())
-    assert (invoice["subtotal"], invoice["tax"], invoice["amount_due"]) == (10000, 0, 10000)
-    assert invoice["taxes"] == []
-    assert invoice["details"]["profile_name"] == "xrechnung"
-    assert invoice["details"]["header_only"] is False
-    assert len(invoice["lines"]) == 1
+    assert response.status_code == 422, response.body
+    assert (error_of(response)["rule"], error_of(response)["field"]) == ("BR-O-01", "body")
 
 
 def test_xrechnung_third_party_payments_are_part_of_the_amount_due(api: Api, tenant: TestTenant) -> None:

@@ -69,6 +69,26 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/bank-accounts"): {"name": "Hausbank", "currency": "EUR", "iban": "DE89370400440532013000"},
     ("patch", "/v1/bank-accounts/{bank_account_id}"): {"version": 1},
     ("put", "/v1/reconciliation-settings"): {"auto_match_threshold": 95, "not_in_bank_days": 7},
+    ("post", "/v1/products"): {"name": "Seats", "tax_category": "standard"},
+    ("patch", "/v1/products/{product_id}"): {},
+    ("post", "/v1/prices"): {
+        "product_id": "prd_x",
+        "currency": "EUR",
+        "unit_amount": 100,
+        "interval": "month",
+    },
+    ("patch", "/v1/prices/{price_id}"): {},
+    ("post", "/v1/subscriptions"): {
+        "counterparty_id": "cp_x",
+        "items": [{"price_id": "prc_x", "quantity": 1}],
+        "start_date": "2026-01-05",
+        "collection_method": "send_invoice",
+    },
+    ("post", "/v1/subscriptions/{subscription_id}/change"): {"items": [{"price_id": "prc_x", "quantity": 1}]},
+    ("post", "/v1/subscriptions/{subscription_id}/cancel"): {"at": "period_end"},
+    ("post", "/v1/subscriptions/{subscription_id}/resume"): {},
+    ("post", "/v1/subscription-items/{item_id}/usage"): {"quantity": 1, "timestamp": "2026-01-05T10:00:00Z"},
+    ("put", "/v1/billing-settings"): {},
 }
 # Bodies that are not a Cashline JSON model, and why an unknown field is not an error there.
 RAW_BODIES = {
@@ -81,6 +101,8 @@ RAW_BODIES = {
     ("post", "/v1/imports"),
     # A bank file (camt XML, MT940, CSV): its format is read from the bytes by its own parsers.
     ("post", "/v1/bank-statements"),
+    # An invoice logo (PNG or JPEG): its type read from the bytes, its size from the image header.
+    ("put", "/v1/billing-settings/logo"),
 }
 OUTSIDE = ["0001-01-01", "1969-12-31", "2101-01-01", "9999-12-31"]
 OUTSIDE_PERIODS = ["9999-12", "9999-W52", "0001-01", "1969-W01"]

@@ -56,7 +56,7 @@ def _policies_of(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
 
 def test_every_function_role_has_one_policy_of_its_own(packaged: dict[str, Any]) -> None:
     roles = _function_roles(packaged)
-    assert len(roles) == len(set(roles.values())) == 17  # one role per function, none shared
+    assert len(roles) == len(set(roles.values())) == 20  # one role per function, none shared
     for function, role in roles.items():
         [policy] = _policies_of(packaged, role)
         assert policy["Roles"] == [{"Ref": role}], f"{function}'s policy is shared"
@@ -90,6 +90,8 @@ EXPECTED: dict[str, set[str]] = {
         ),
         *(f"s3:get:{p}" for p in ("documents", "statements", "letters")),
         "s3:delete:documents",
+        "s3:put:branding",  # the invoice logo
+        "s3:delete:branding",
         "s3:list",
         "sqs:send:WebhookEventsQueue",
         "events",
@@ -105,13 +107,19 @@ EXPECTED: dict[str, set[str]] = {
     "InvoiceOverdueCheck": SWEEP,
     "BankMatch": SWEEP | {"index:gsi1", "index:gsi3", "index:gsi5", "index:gsi6"},
     "PayoutBankCheck": SWEEP,
+    "SubscriptionBilling": SWEEP,
     "FinancingPayouts": SWEEP,
     "InstallmentDebits": SWEEP,
+    # gsi1: the tenant's processor connections, to find the charging credential.
+    "InvoiceCharges": SWEEP | {"index:gsi1", "secrets:get:connections"},
     "DebitReminders": SWEEP | {"index:gsi1"} | MAIL,
     "AlertDeliveries": SWEEP | {"secrets:get:webhooks", "events"} | MAIL,
-    "CollectionSteps": SWEEP | {"s3:get:documents", "s3:put:letters", "sms"} | MAIL,
+    "CollectionSteps": SWEEP
+    | {"s3:get:documents", "s3:put:letters", "sms", "index:gsi1", "secrets:get:connections"}
+    | MAIL,
     "TaskReminders": SWEEP | MAIL,
     "MonthlyStatements": SWEEP | {"index:gsi3", "s3:put:statements", "s3:get:statements"} | MAIL,
+    "InvoiceDelivery": SWEEP | {"s3:put:invoices", "s3:get:branding"} | MAIL,
     "WebhookEventReceived": {
         "table:read",
         "table:write",

@@ -365,7 +365,7 @@
       // storage blocked: nothing was kept
     }
     for (const id of ["cards", "cards-notes", "by-method", "next-payments", "weeks-chart", "week-detail", "aging-chart", "aging-table",
-      "cashflow-chart", "cashflow-basis", "invoice-list", "campaigns", "tasks", ...RECONCILIATION_BOXES]) {
+      "cashflow-chart", "cashflow-basis", "invoice-list", "campaigns", "tasks", ...RECONCILIATION_BOXES, ...SUBSCRIPTION_BOXES]) {
       delete clear(document.getElementById(id)).dataset.drawnWidth;
     }
     for (const status of document.querySelectorAll("#dashboard .status, #filters-message")) status.textContent = "";
@@ -426,6 +426,7 @@
     const dayKnown = loadSummary();
     loadAging();
     loadCollection();
+    loadSubscriptions();
     readInvoiceFilters();
     dayKnown.then(() => {
       if (state.key === null) return;
@@ -1081,6 +1082,88 @@
         task.assignee ? h("span", { class: "muted", text: ` · ${task.assignee}` }) : null),
       h("details", {}, h("summary", { text: "Script" }), h("p", { class: "script", text: task.script }))))));
     if (page.has_more) container.append(h("p", { class: "note", text: "More call tasks are due today than shown here." }));
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  // The subscriptions panel: how many subscriptions are in each status, MRR per plan and per
+  // currency, and the invoices of the next 30 days, from one request (GET /v1/subscriptions/overview:
+  // pre-aggregated by the API, so it costs the same however many subscriptions the tenant holds).
+  const SUBSCRIPTION_BOXES = ["subscription-counts", "subscription-mrr", "subscription-upcoming"];
+  const SUBSCRIPTION_STATUSES = {
+    active: "Active",
+    trialing: "Trialing",
+    past_due: "Past due",
+    incomplete: "Incomplete",
+    paused: "Paused",
+    canceled: "Canceled",
+  };
+  const INTERVAL_WORDS = {
+    day: ["Daily", "days"],
+    week: ["Weekly", "weeks"],
+    month: ["Monthly", "months"],
+    quarter: ["Quarterly", "quarters"],
+    year: ["Yearly", "years"],
+  };
+  // The API lists at most this many upcoming invoices (services/billing/overview.py UPCOMING_LIMIT).
+  const UPCOMING_LIMIT = 100;
+
+  function loadSubscriptions() {
+    return loadPanel("subscriptions-panel", async () => {
+      const overview = await api("/v1/subscriptions/overview");
+      return () => renderSubscriptions(overview);
+    }, SUBSCRIPTION_BOXES);
+  }
+
+  function intervalText(interval, n) {
+    const [single, plural] = INTERVAL_WORDS[interval] || [interval, interval];
+    return n === 1 ? single : `Every ${n} ${plural}`;
+  }
+
+  function renderSubscriptions(overview) {
+    const counts = overview.counts || {};
+    clear($("#subscription-counts")).append(h("dl", { class: "inline subs-counts" },
+      Object.entries(SUBSCRIPTION_STATUSES).map(([status, label]) => figure(label, count(counts[status] || 0),
+        { "data-status": status, "data-count": counts[status] || 0 }))));
+    renderMrr(overview.mrr || [], overview.mrr_total || []);
+    renderUpcomingInvoices(overview.upcoming || [], overview.upcoming_until);
+  }
+
+  function renderMrr(plans, totals) {
+    const box = clear($("#subscription-mrr"));
+    if (!plans.length) {
+      box.append(h("p", { class: "empty", text: "No active subscription yet." }));
+      return;
+    }
+    const rows = plans.map((plan) => h("tr", { class: "plan", "data-price": plan.price_id, "data-currency": plan.currency },
+      h("th", { scope: "row", class: "wrap" }, plan.product_name,
+        h("small", { class: "plan-interval", text: intervalText(plan.interval, plan.interval_count) })),
+      cell(count(plan.subscriptions), true, { "data-figure": "subscriptions" }),
+      cell(moneyNode(plan.mrr, plan.currency), true, { "data-figure": "mrr" })));
+    // Per currency: amounts in several currencies are never added up.
+    const sums = totals.map((total) => h("tr", { class: "total", "data-currency": total.currency },
+      h("th", { scope: "row", text: `Total ${total.currency}` }), cell(""),
+      cell(moneyNode(total.mrr, total.currency), true, { "data-figure": "mrr-total" })));
+    box.append(table("MRR per plan", ["Plan", { label: "Subscriptions", numeric: true }, { label: "MRR", numeric: true }],
+      [...rows, ...sums], { captionHidden: true }));
+  }
+
+  function renderUpcomingInvoices(upcoming, until) {
+    const box = clear($("#subscription-upcoming"));
+    if (!upcoming.length) {
+      box.append(h("p", { class: "empty", text: `No subscription invoice until ${formatDay(until)}.` }));
+      return;
+    }
+    const rows = upcoming.map((row) => h("tr", { class: "upcoming", "data-id": row.subscription_id, "data-status": row.status },
+      cell(h("time", { datetime: row.invoice_date, text: formatDay(row.invoice_date, true) })),
+      cell([h("span", { class: "customer", text: row.counterparty_name || row.counterparty_id }), " ",
+        h("span", { class: `badge ${row.status}`, text: SUBSCRIPTION_STATUSES[row.status] || row.status })], false, { class: "wrap" }),
+      cell(moneyNode(row.amount_estimate, row.currency), true, { "data-figure": "estimate" })));
+    box.append(table("Invoices in the next 30 days", ["Date", "Customer", { label: "Estimate", numeric: true }], rows,
+      { captionHidden: true }));
+    if (upcoming.length >= UPCOMING_LIMIT) {
+      box.append(h("p", { class: "note", text: `More invoices fall due by ${formatDay(until)} than shown here.` }));
+    }
   }
 
   // ---------------------------------------------------------------- bank reconciliation

@@ -22,6 +22,7 @@ breaks; ``address_lines`` is accepted too); for the creditor also ``email``, ``p
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from fpdf import FPDF  # type: ignore[import-untyped]  # no type information: its objects are Any here
+from PIL import Image  # fpdf2's own dependency: a logo's pixel size, to fit it
 
 ENCODING = "windows-1252"
 # Metadata only: the letter's own date is in its text. A clock here would make every rendering differ.
@@ -45,6 +47,7 @@ _FOOTER_TOP = 297.0 - 22.0
 _BOTTOM_MARGIN = 30.0  # text stops above the footer
 _FOLD_MARKS = (105.0, 210.0)
 _HOLE_MARK = 148.5
+_LOGO_WIDTH, _LOGO_HEIGHT = 50.0, 14.0  # the most a letterhead logo may take
 
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -118,10 +121,14 @@ def invoice_pdf(
     totals: Sequence[tuple[str, str]],
     notes: str | None,
     language: str = "en",
+    logo: bytes | None = None,
+    title: str | None = None,
 ) -> bytes:
     """A one-table invoice. Lines carry preformatted text: description, quantity, unit_amount, net.
 
     The last of ``totals`` (label, amount text) is printed bold: it is the amount to pay.
+    ``logo``: PNG or JPEG bytes drawn at the top left, at most 14 mm high and 50 mm wide.
+    ``title``: instead of the language's "Invoice" (a credit note says so).
     """
     labels = _labels(language)
     footer_text = _default_footer(creditor, labels)
@@ -138,6 +145,8 @@ def invoice_pdf(
             notes,
             footer_text,
             labels,
+            logo,
+            title,
         )
     )
 
@@ -251,15 +260,17 @@ def _invoice(
     notes: str | None,
     footer_text: str,
     labels: Mapping[str, str],
+    logo: bytes | None,
+    document_title: str | None,
     *,
     numbered: bool,
 ) -> _Document:
     pdf = _new_document(footer_text, labels, numbered=numbered)
-    title = f"{labels['invoice']} {number}"
+    title = f"{document_title or labels['invoice']} {number}"
     pdf.set_title(printable(title))
     pdf.set_author(printable(_text(creditor, "name")))
     pdf.add_page()
-    _letterhead(pdf, creditor, labels)
+    _letterhead(pdf, creditor, labels, logo)
     _address_field(pdf, creditor, debtor)
     _info_block(
         pdf,
@@ -283,10 +294,20 @@ def _invoice(
     return pdf
 
 
-def _letterhead(pdf: _Document, creditor: Mapping[str, Any], labels: Mapping[str, str]) -> None:
-    pdf.set_xy(_LEFT, 15)
+def _letterhead(
+    pdf: _Document, creditor: Mapping[str, Any], labels: Mapping[str, str], logo: bytes | None = None
+) -> None:
+    name_x = _LEFT
+    if logo:
+        # Scaled to fit 50 x 14 mm at the top left, from the left margin; the name moves right of it.
+        width_px, height_px = Image.open(io.BytesIO(logo)).size
+        scale = min(_LOGO_WIDTH / width_px, _LOGO_HEIGHT / height_px)
+        width, height = width_px * scale, height_px * scale
+        pdf.image(io.BytesIO(logo), x=_LEFT, y=8, w=width, h=height)
+        name_x = _LEFT + width + 4
+    pdf.set_xy(name_x, 15)
     pdf.set_font("Helvetica", style="B", size=15)
-    pdf.cell(100, 8, printable(_text(creditor, "name")))
+    pdf.cell(min(100.0, _INFO_X - name_x), 8, printable(_text(creditor, "name")))
     contact = [
         *_address(creditor),
         *(f"{labels['phone']} {p}" for p in [_text(creditor, "phone")] if p),
@@ -375,6 +396,7 @@ def _default_footer(creditor: Mapping[str, Any], labels: Mapping[str, str]) -> s
             f"BIC {_text(creditor, 'bic')}" if _text(creditor, "bic") else "",
             f"{labels['vat_id']} {_text(creditor, 'vat_id')}" if _text(creditor, "vat_id") else "",
         ],
+        [_text(creditor, "legal_notice")],  # tax number, register, managing directors (invoices)
     ]
     return "\n".join(" · ".join(x for x in row if x) for row in rows if any(row))
 

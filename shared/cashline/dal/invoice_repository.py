@@ -200,10 +200,22 @@ def to_document(record: DocumentRecord) -> Document:
     return Document(**loaded_fields(Document, record), version=int(record.version or 0))
 
 
+def placeholder_number(invoice_id: str) -> str:
+    """The number of a draft the billing engine numbers only when it is finalised. Made of the
+    invoice's own id, it is unique without a claim and never on a remittance, so it gets neither a
+    claim nor a number lookup (and finalising, a scheduled function, has nothing to delete)."""
+    return f"DRAFT-{invoice_id}"
+
+
+def has_placeholder_number(invoice: Invoice) -> bool:
+    return invoice.number == placeholder_number(invoice.invoice_id)
+
+
 def number_lookup_record(invoice: Invoice) -> InvoiceNumberRecord | None:
-    """Where a remittance text's invoice number finds the invoice (payments, docs/data-model.md)."""
+    """Where a remittance text's invoice number finds the invoice (payments, docs/data-model.md);
+    None for a number no remittance can carry (empty, or a draft's placeholder)."""
     normalized = normalize_invoice_number(invoice.number)
-    if not normalized:
+    if not normalized or has_placeholder_number(invoice):
         return None
     return InvoiceNumberRecord(
         pk=invoice_number_pk(invoice.tenant_id, invoice.direction.value, normalized),
@@ -335,13 +347,17 @@ class InvoiceRepository:
         return ConflictError("invoice conflicts with one created at the same time; retry")
 
     def get(self, tenant_id: str, invoice_id: str) -> tuple[Invoice, InvoiceBody | None, list[Document]]:
-        """Header, body and documents in one Query (the audit trail sorts after them and is not read)."""
+        """Header, body and documents in one Query bounded to their keys, `INV` .. `INV#EVT#`: the
+        audit trail sorts after them, and other kinds in the invoice's partition (collection runs,
+        work items, charge attempts) stay out of it even where their records are not imported."""
         header: Invoice | None = None
         body: InvoiceBody | None = None
         documents: list[Document] = []
         # Queried through the base record: a subclass query would filter out the other kinds.
         for item in CashlineItem.query(
-            invoice_pk(tenant_id, invoice_id), CashlineItem.sk < EVENT_SK_PREFIX, consistent_read=True
+            invoice_pk(tenant_id, invoice_id),
+            CashlineItem.sk.between(HEADER_SK, EVENT_SK_PREFIX),
+            consistent_read=True,
         ):
             if isinstance(item, InvoiceRecord):
                 header = to_invoice(item)

@@ -23,6 +23,13 @@ class Channel(StrEnum):
     SMS = "sms"
     LETTER = "letter"
     CALL_TASK = "call_task"
+    # Not a message: charge the invoice's saved payment method again (subscription invoices charged
+    # automatically; services/billing/charging.py `retry_now`). Mixed with reminders in one campaign.
+    RETRY_PAYMENT = "retry_payment"
+
+
+# Channels a message goes out on (a reminder, a letter, a call task): all but RETRY_PAYMENT.
+MESSAGE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.LETTER, Channel.CALL_TASK})
 
 
 class CampaignStatus(StrEnum):
@@ -126,6 +133,24 @@ def check_steps(steps: tuple[Step, ...]) -> None:
             raise CampaignRuleError(
                 "the fallback must be another channel", f"steps[{index}].fallback_channel"
             )
+        _check_retry_step(step, index)
+
+
+def _check_retry_step(step: Step, index: int) -> None:
+    """A retry_payment step sends no message: nothing to template, approve, charge extra or fall back
+    to; and no message step falls back to a charge."""
+    if step.fallback_channel is Channel.RETRY_PAYMENT:
+        raise CampaignRuleError(
+            "a payment retry cannot be a fallback channel", f"steps[{index}].fallback_channel"
+        )
+    if step.channel is not Channel.RETRY_PAYMENT:
+        return
+    for name in ("template", "fallback_channel", "assignee"):
+        if getattr(step, name) is not None:
+            raise CampaignRuleError(f"a retry_payment step has no {name}", f"steps[{index}].{name}")
+    for name in ("late_charges", "require_approval"):
+        if getattr(step, name):
+            raise CampaignRuleError(f"a retry_payment step has no {name}", f"steps[{index}].{name}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,27 @@ def normalize_currency(code: str) -> str:
     return upper
 
 
+# ISO 4217 codes that are valid but no money one bills in: precious metals (XAU gold, XAG silver,
+# XPD palladium, XPT platinum), the testing and "no currency" codes (XTS, XXX), units of account and
+# bond-market units (XDR, XBA-XBD, XSU, XUA) and the fund codes (BOV, CHE, CHW, CLF, COU, MXV, USN,
+# UYI, UYW: index-linked or settlement units beside a real currency).
+NON_BILLING_CURRENCIES = frozenset(
+    {
+        "XAU", "XAG", "XPD", "XPT", "XTS", "XXX", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA",
+        "BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW",
+    }
+)  # fmt: skip
+
+
+def check_billing_currency(code: str) -> str:
+    """The upper-case ISO 4217 code if one can bill in it; CurrencyError for an unknown code or one
+    of NON_BILLING_CURRENCIES (e.g. "xau" -> CurrencyError, "eur" -> "EUR")."""
+    upper = normalize_currency(code)
+    if upper in NON_BILLING_CURRENCIES:
+        raise CurrencyError(f"{upper} is an ISO 4217 code but not a currency one bills in")
+    return upper
+
+
 @lru_cache(maxsize=512)
 def currency_exponent(code: str) -> int:
     """Number of minor-unit digits of a currency (EUR 2, JPY 0, BHD 3)."""

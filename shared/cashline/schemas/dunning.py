@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from cashline.domain.dunning import Campaign, Channel, Collection, Step
+from cashline.domain.dunning import MESSAGE_CHANNELS, Campaign, Channel, Collection, Step
 from cashline.schemas.common import FREE_TEXT, BusinessDate, ListQuery, MinorUnits, OutputModel, RequestModel
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
@@ -15,9 +15,21 @@ TemplateName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,49}$", examples=
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", examples=["de"])]
 
 
+def _message_channel(channel: Channel) -> Channel:
+    if channel not in MESSAGE_CHANNELS:
+        raise ValueError(f"{channel.value} sends no message: it has no templates")
+    return channel
+
+
+MessageChannel = Annotated[Channel, AfterValidator(_message_channel)]
+
+
 class StepModel(RequestModel):
     offset_days: int = Field(ge=-60, le=365, description="Days after the due date (negative: before it)")
-    channel: Channel
+    channel: Channel = Field(
+        description="How the step reaches the debtor; retry_payment charges the saved payment method "
+        "of a subscription invoice again instead of sending a message"
+    )
     template: TemplateName | None = Field(
         default=None, description="A built-in or your own template; the channel's default when omitted"
     )
@@ -187,7 +199,7 @@ class CounterpartyCampaignRequest(RequestModel):
 
 class TemplateRequest(RequestModel):
     name: TemplateName
-    channel: Channel
+    channel: MessageChannel
     language: Language
     subject: Annotated[str, Field(max_length=300)] | None = None
     body: Annotated[str, Field(min_length=1, max_length=20_000), FREE_TEXT] | None = None

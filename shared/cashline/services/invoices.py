@@ -6,11 +6,13 @@ person's status change has committed, `reactions.invoices_changed` moves its rem
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from cashline.dal.alert_repository import Alert, stage_alert
+from cashline.dal.billing_credit import CreditEntry, stage_movement
 from cashline.dal.invoice_queries import plan, run
 from cashline.dal.invoice_repository import OVERDUE_JOB, InvoiceRepository
 from cashline.dal.pagination import Page
@@ -186,9 +188,17 @@ def prepare_invoice(
     )
 
 
-def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] | None = None) -> Invoice:
+def store_prepared(
+    prepared: Prepared,
+    *,
+    actor: str,
+    documents: list[Document] | None = None,
+    also: Sequence[Stage] = (),
+) -> Invoice:
     """Write a prepared invoice in one transaction: the invoice with its claims, audit event, totals,
-    documents and new counterparty, and (created overdue) its entry into its campaign."""
+    documents and new counterparty, and (created overdue) its entry into its campaign. `also`: the
+    caller's own changes that must commit with the invoice or not at all (subscription billing moves
+    the subscription's period in the same transaction as the invoice of that period)."""
     invoice = prepared.invoice
     event = InvoiceEvent(
         event_id=new_id("event"),
@@ -202,6 +212,8 @@ def store_prepared(prepared: Prepared, *, actor: str, documents: list[Document] 
     work = UnitOfWork("invoice conflicts with an existing one")
     work.add(lambda write: invoices.stage_create(write, prepared, event, documents or ()))
     work.add(_campaign_entry(prepared.collection, "system:created-overdue", invoice.created_at))
+    for stage in also:
+        work.add(stage)
     try:
         work.commit()
     except ConflictError:
@@ -256,7 +268,8 @@ def change_status(
     after = _apply_target(before, target, today_for(tenant, now), now)
     # Finalized or back from a dispute after its due date: overdue, so it enters its campaign with it.
     entry = _campaign_entry(_run_to_start(tenant, after, now), "system:collections", now)
-    _commit_status_change(tenant, before, after, actor=actor, note=note, now=now, also=[entry])
+    also = [entry, _credit_returned(before, after, now)]
+    _commit_status_change(tenant, before, after, actor=actor, note=note, now=now, also=also)
     reactions.invoices_changed(tenant_id, [(before, after)], now=now, paid_on=today_for(tenant, now))
     return get_invoice(tenant_id, invoice_id, now=now, tenant=tenant)
 
@@ -267,7 +280,58 @@ def _header(tenant_id: str, invoice_id: str) -> Invoice:
     return invoices.get_header(tenant_id, invoice_id)
 
 
+def numbered_at_finalisation(invoice: Invoice) -> bool:
+    """A draft that gets its number (and, a subscription's, its delivery and first charge) only from
+    `POST /v1/invoices/{id}/finalize` (services/billing/finalising.py): numbered `DRAFT-...` (the
+    billing engine's placeholder, or a person's) or issued by subscription billing."""
+    return invoice.status is InvoiceStatus.DRAFT and (
+        invoice.number.startswith("DRAFT-") or invoice.source == "subscription"
+    )
+
+
+def _check_draft_target(before: Invoice, target: InvoiceStatus) -> None:
+    """Opening such a draft through the status route would make a live invoice numbered `DRAFT-...`:
+    no sequence number (gap-free numbering, GoBD), no delivery, no first charge. It is finalised
+    instead. Voiding it stays allowed: a subscription draft voided means that period is not billed
+    (its period claim stays, so the sweep does not issue it again), and the credit it took from the
+    customer's balance goes back (`_credit_returned`)."""
+    if numbered_at_finalisation(before) and target is InvoiceStatus.OPEN:
+        raise ConflictError(
+            "this draft is numbered when it is finalised; "
+            f"finalize it: POST /v1/invoices/{before.invoice_id}/finalize",
+            field="status",
+        )
+
+
+def returns_credit_on_void(invoice: Invoice) -> bool:
+    """A subscription draft's `amount_paid` is the credit balance the issuing engine applied to it
+    (services/billing/drafts.py): nothing else pays a draft. Voided, it gives that credit back."""
+    return (
+        invoice.status is InvoiceStatus.DRAFT and invoice.source == "subscription" and invoice.amount_paid > 0
+    )
+
+
+def _credit_returned(before: Invoice, after: Invoice, now: datetime) -> Stage | None:
+    """The credit a voided subscription draft had taken, back on the customer's balance in the same
+    transaction as the void (the void's version condition makes it happen once). The same movement
+    as services/billing/credit.py `stage_return_credit` (entry `<inv>-returned`, source
+    `invoice_void`), written here through the dal: that module imports this one."""
+    if after.status is not InvoiceStatus.VOID or not returns_credit_on_void(before):
+        return None
+    entry = CreditEntry(
+        entry_id=f"{before.invoice_id}-returned",
+        counterparty_id=before.counterparty_id,
+        currency=before.currency,
+        amount=before.amount_paid,
+        source="invoice_void",
+        source_id=before.invoice_id,
+        at=now,
+    )
+    return lambda write: stage_movement(write, before.tenant_id, entry)
+
+
 def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: datetime) -> Invoice:
+    _check_draft_target(before, target)
     status = target
     if target is InvoiceStatus.OPEN:
         # "open" from a person means "back in play": the amounts and the date decide the real state.
@@ -281,13 +345,15 @@ def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: date
             f"this bill is financed by plan {before.financing_plan_id}: cancel the financing first",
             field="status",
         )
-    if target is InvoiceStatus.VOID and before.amount_paid:
+    credit_back = target is InvoiceStatus.VOID and returns_credit_on_void(before)
+    if target is InvoiceStatus.VOID and before.amount_paid and not credit_back:
         raise ConflictError(
             "an invoice with payments cannot be voided; refund or write it off", field="status"
         )
     return replace(
         before,
         status=status,
+        amount_paid=0 if credit_back else before.amount_paid,
         status_before_dispute=before.status if status is InvoiceStatus.DISPUTED else None,
         updated_at=now,
     )

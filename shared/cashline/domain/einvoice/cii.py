@@ -107,6 +107,7 @@ def parse_cii(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
         buyer_reference=_p.text(agreement, "ram:BuyerReference"),
         order_reference=_p.text(agreement, "ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID"),
         notes=_p.texts(document, "ram:IncludedNote/ram:Content"),
+        tax_representative_vat_id=_vat_id(_p.find(agreement, "ram:SellerTaxRepresentativeTradeParty")),
     )
 
 
@@ -144,6 +145,7 @@ def _party(el: Element | None, role: str) -> Party:
         city=_p.text(address, "ram:CityName"),
         postal_code=_p.text(address, "ram:PostcodeCode"),
         country=_p.text(address, "ram:CountryID"),
+        vat_id=_vat_id(el),
     )
 
 
@@ -154,6 +156,14 @@ def _tax_id(party: Element) -> str | None:
         for registration in registrations:
             if (registration.get("schemeID") or "").strip().upper() == scheme and registration.text:
                 return registration.text.strip() or None
+    return None
+
+
+def _vat_id(party: Element | None) -> str | None:
+    """The VAT identifier alone (schemeID VA: BT-31, BT-48, BT-63), or None."""
+    for registration in _p.findall(party, "ram:SpecifiedTaxRegistration/ram:ID"):
+        if (registration.get("schemeID") or "").strip().upper() == "VA" and registration.text:
+            return registration.text.strip() or None
     return None
 
 

@@ -48,6 +48,7 @@ class Party:
     city: str | None = None
     postal_code: str | None = None
     country: str | None = None  # ISO 3166-1 alpha-2, BT-40 / BT-55
+    vat_id: str | None = None  # the VAT identifier alone (BT-31 / BT-48), never a tax number: BR-O-02
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class EInvoice:
     order_reference: str | None = None  # BT-13
     notes: list[str] = field(default_factory=list)  # BT-22
     third_party_payments: list[ThirdPartyPayment] = field(default_factory=list)  # BG-DEX-09
+    tax_representative_vat_id: str | None = None  # BT-63 (BR-O-02)
 
     @property
     def profile_name(self) -> ProfileName:

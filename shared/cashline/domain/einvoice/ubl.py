@@ -93,6 +93,7 @@ def parse_ubl(root: Element, *, container: Literal["xml", "pdf"] = "xml") -> EIn
         order_reference=_p.text(root, "cac:OrderReference/cbc:ID"),
         notes=_p.texts(root, "cbc:Note"),
         third_party_payments=third_party,
+        tax_representative_vat_id=_vat_id(_p.find(root, "cac:TaxRepresentativeParty")),
     )
 
 
@@ -154,6 +155,7 @@ def _party(el: Element | None, role: str) -> Party:
         city=_p.text(address, "cbc:CityName"),
         postal_code=_p.text(address, "cbc:PostalZone"),
         country=_p.text(address, "cac:Country/cbc:IdentificationCode"),
+        vat_id=_vat_id(el),
     )
 
 
@@ -164,6 +166,14 @@ def _tax_id(party: Element) -> str | None:
         if (_p.text(scheme, "cac:TaxScheme/cbc:ID") or "").upper() == "VAT":
             return _p.text(scheme, "cbc:CompanyID")
     return next((cid for cid in (_p.text(s, "cbc:CompanyID") for s in schemes) if cid), None)
+
+
+def _vat_id(party: Element | None) -> str | None:
+    """The VAT identifier alone (BT-31, BT-48, BT-63: a PartyTaxScheme of scheme VAT), or None."""
+    for scheme in _p.findall(party, "cac:PartyTaxScheme"):
+        if (_p.text(scheme, "cac:TaxScheme/cbc:ID") or "").upper() == "VAT":
+            return _p.text(scheme, "cbc:CompanyID")
+    return None
 
 
 def _endpoint_email(party: Element) -> str | None:

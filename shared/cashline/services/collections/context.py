@@ -22,6 +22,7 @@ from cashline.dal.party_repository import CounterpartyRepository
 from cashline.domain.invoices import Invoice, InvoiceEvent, InvoiceStatus
 from cashline.errors import NotFoundError
 from cashline.ids import is_id_of, new_id
+from cashline.services.billing.charging import ChargeRuntime
 
 # Its own repositories, not services.invoices': that module stages an entry into a campaign in the
 # transaction that makes an invoice overdue, so it imports `entry` (and not the other way round).
@@ -43,6 +44,8 @@ class CollectionRuntime:
     email: EmailChannel
     sms: SmsChannel
     documents: DocumentStore
+    # retry_payment steps charge through it; None where a function does not charge (the API's).
+    charges: ChargeRuntime | None = None
 
 
 def invoice_of(tenant_id: str, invoice_id: str) -> Invoice:

@@ -222,6 +222,8 @@ def preview(
     shown = []
     for index in indexes:
         s = campaign.steps[index]
+        if s.channel is Channel.RETRY_PAYMENT:
+            continue  # a charge, not a message: nothing the debtor reads
         moment = runs.step_moment(run, invoice.due_date, index, now) or now
         p = _prepare_for(run, invoice, s, index, counterparty, tenant, moment)
         shown.append(

@@ -13,11 +13,12 @@ from cashline.dal.dunning_repository import RunItems
 from cashline.dal.table import CashlineItem
 from cashline.domain import dunning as runs
 from cashline.domain.collection_messages import message_key
-from cashline.domain.dunning import Collection, CollectionStatus
+from cashline.domain.dunning import Channel, Collection, CollectionStatus
 from cashline.domain.invoices import Invoice
 from cashline.services import reactions
 from cashline.services.collections.context import SYSTEM, CollectionRuntime, audit, dunning, invoices
 from cashline.services.collections.delivery import new_message, send_with_fallback
+from cashline.services.collections.payment_retry import retry_payment
 from cashline.services.collections.progress import advance
 from cashline.services.collections.rendering import prepare
 from cashline.services.collections.sync import broken_promises, observe
@@ -84,6 +85,10 @@ def _take_step(
 ) -> tuple[Collection, bool]:
     index = c.next_step
     step = c.steps[index]
+    if step.channel is Channel.RETRY_PAYMENT:
+        # No message: a charge, exactly once by its own claim (a run leased again asks nothing twice).
+        charged = retry_payment(c, invoice, index, runtime, writes, now)
+        return advance(c, invoice, writes, now), charged
     existing = items.messages.get(message_key(index, step.channel))
     if existing is not None:
         if existing.status == "awaiting_approval":
