@@ -16,21 +16,18 @@ from bench.dynamodb_meter import metered
 from cashline.dal.billing_scheduled_changes import ScheduledChangeRecord, scheduled_change_pk
 from cashline.dal.billing_subscriptions import SubscriptionRepository
 from cashline.dal.invoice_repository import InvoiceRepository
-from cashline.domain.billing.catalog import TaxCategory
 from cashline.domain.billing.subscription_changes import ChangeKind
 from cashline.domain.billing.subscriptions import Subscription, SubscriptionStatus
 from cashline.domain.invoices import Invoice
 from cashline.errors import CashlineError, ConflictError, NotFoundError, UnprocessableError
-from cashline.schemas.billing_catalog import CreatePriceRequest, CreateProductRequest
 from cashline.schemas.subscription_changes import CancelRequest, ChangeRequest, UsageRequest
-from cashline.schemas.subscriptions import NewSubscription
 from cashline.services.billing import catalog, issuing, upcoming
 from cashline.services.billing.cancellation import cancel_subscription
 from cashline.services.billing.changes import change_subscription
 from cashline.services.billing.scheduled_changes import run_subscription_changes, scheduled_change_of
-from cashline.services.billing.subscriptions import create_subscription, pause_subscription
+from cashline.services.billing.subscriptions import pause_subscription
 from cashline.services.billing.usage import record_usage
-from cashline.services.counterparties import create_counterparty
+from tests.billing_utils import billing_customer, catalog_price, subscribe_through_service
 from tests.utils import Api, TestTenant, error_of
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
@@ -49,21 +46,9 @@ def utc(text: str) -> datetime:
 
 
 def price(tenant_id: str, unit_amount: int, *, name: str | None = None, **terms: Any) -> str:
-    product = catalog.create_product(
-        tenant_id,
-        CreateProductRequest(name=name or f"Plan {unit_amount // 100}", tax_category=TaxCategory.STANDARD),
-        now=CREATED,
+    return catalog_price(
+        tenant_id, unit_amount, name=name or f"Plan {unit_amount // 100}", now=CREATED, **terms
     )
-    request = CreatePriceRequest.model_validate(
-        {
-            "product_id": product.product_id,
-            "currency": "EUR",
-            "unit_amount": unit_amount,
-            "interval": "month",
-            **terms,
-        }
-    )
-    return catalog.create_price(tenant_id, request, now=CREATED).price_id
 
 
 Subscribe = Callable[..., Subscription]
@@ -71,21 +56,10 @@ Subscribe = Callable[..., Subscription]
 
 @pytest.fixture
 def subscribe(tenant: TestTenant) -> Subscribe:
-    customer = create_counterparty(
-        tenant.tenant_id, {"name": "Kunde GmbH", "country": "DE", "email": "ap@kunde.example"}, now=CREATED
-    ).counterparty.counterparty_id
+    customer = billing_customer(tenant.tenant_id, now=CREATED)
 
     def make(*items: tuple[str, int], now: datetime = CREATED, **fields: Any) -> Subscription:
-        request = NewSubscription.model_validate(
-            {
-                "counterparty_id": customer,
-                "items": [{"price_id": p, "quantity": q} for p, q in items],
-                "start_date": "2027-01-01",
-                "days_until_due": 14,
-                **fields,
-            }
-        )
-        return create_subscription(tenant.tenant_id, request, actor="test", now=now)
+        return subscribe_through_service(tenant.tenant_id, customer, *items, now=now, **fields)
 
     return make
 

@@ -32,15 +32,7 @@ from cashline.dal.invoice_records import invoice_pk
 from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.table import CashlineItem
 from cashline.dal.transactions import UnitOfWork
-from cashline.domain.billing.catalog import (
-    PriceTerms,
-    TaxBehavior,
-    TaxCategory,
-    UsageAggregation,
-    UsageType,
-)
 from cashline.domain.billing.charges import ChargeAttempt, ChargeStatus
-from cashline.domain.billing.periods import Interval
 from cashline.domain.billing.subscriptions import (
     CollectionMethod,
     PaymentMethod,
@@ -55,6 +47,7 @@ from chalicelib.runtime import scheduler_ready
 from localcloud.cloud import LocalCloud
 from localcloud.handlers import fire_schedule, lambda_context
 from localcloud.paths import ROOT
+from tests.billing_utils import domain_subscription, price_terms, store_subscription
 from tests.integration.test_webhooks import intent, post_stripe, stripe_event
 from tests.payment_utils import connect, drain, get_invoice
 from tests.utils import FROZEN_NOW, Api, TestTenant
@@ -65,21 +58,7 @@ CHARGES = "invoice_charges"
 STRIPE_CARD = PaymentMethod(processor="stripe", customer_id="cus_G1", payment_method_id="pm_G1")
 GOCARDLESS_MANDATE = PaymentMethod(processor="gocardless", mandate_id="MD000G1")
 STRIPE_SECRET = "whsec_charging_0001"
-PLAN = PriceTerms(
-    price_id="prc_plan",
-    product_id="prd_plan",
-    product_name="Pro plan",
-    tax_category=TaxCategory.STANDARD,
-    currency="EUR",
-    unit_amount=30_00,
-    tiers=(),
-    tiers_mode=None,
-    interval=Interval.MONTH,
-    interval_count=1,
-    tax_behavior=TaxBehavior.EXCLUSIVE,
-    usage_type=UsageType.LICENSED,
-    aggregation=UsageAggregation.SUM,
-)
+PLAN = price_terms("prc_plan", 30_00, product_id="prd_plan", product_name="Pro plan")
 
 attempts = ChargeRepository()
 subscriptions = SubscriptionRepository()
@@ -145,45 +124,26 @@ def subscribe(
     method: PaymentMethod = STRIPE_CARD,
     start: date = date(2027, 1, 1),
 ) -> Subscription:
-    sub = Subscription(
-        tenant_id=tenant.tenant_id,
-        subscription_id=new_id("subscription"),
-        counterparty_id=counterparty_id,
-        currency="EUR",
-        status=status,
-        items=(SubscriptionItem(item_id=new_id("subscription_item"), terms=PLAN, quantity=1),),
-        interval=Interval.MONTH,
-        interval_count=1,
-        start_date=start,
-        trial_end=None,
-        billing_cycle_anchor=start,
-        collection_method=CollectionMethod.CHARGE_AUTOMATICALLY,
-        payment_method=method,
-        days_until_due=None,
-        minimum_term_months=None,
-        notice_days=None,
-        discounts=(),
-        metadata={},
-        current_period_start=date(2027, 3, 1),
-        current_period_end=date(2027, 4, 1),
-        next_invoice_on=date(2027, 4, 1),
-        period_charged={},
-        period_credited={},
-        pending_lines=(),
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
-        latest_invoice_id=None,
-        created_at=FROZEN_NOW,
-        updated_at=FROZEN_NOW,
-        version=0,
+    return store_subscription(
+        domain_subscription(
+            SubscriptionItem(item_id=new_id("subscription_item"), terms=PLAN, quantity=1),
+            tenant_id=tenant.tenant_id,
+            subscription_id=new_id("subscription"),
+            counterparty_id=counterparty_id,
+            status=status,
+            start_date=start,
+            billing_cycle_anchor=start,
+            collection_method=CollectionMethod.CHARGE_AUTOMATICALLY,
+            payment_method=method,
+            days_until_due=None,
+            current_period_start=date(2027, 3, 1),
+            current_period_end=date(2027, 4, 1),
+            next_invoice_on=date(2027, 4, 1),
+            created_at=FROZEN_NOW,
+            updated_at=FROZEN_NOW,
+            version=0,
+        )
     )
-    UnitOfWork("test subscription").add(
-        lambda write: subscriptions.stage_create(write, sub, due_at=None)
-    ).commit()
-    return subscriptions.get(tenant.tenant_id, sub.subscription_id)
 
 
 def subscription_invoice(

@@ -18,12 +18,9 @@ from cashline.dal.billing_invoices import (
 from cashline.dal.invoice_numbers import current_next
 from cashline.dal.invoice_records import invoice_pk
 from cashline.domain.billing.catalog import TaxBehavior, TaxCategory
-from cashline.domain.billing.periods import Interval
 from cashline.domain.billing.subscriptions import (
-    CollectionMethod,
     PendingLine,
     Subscription,
-    SubscriptionStatus,
 )
 from cashline.domain.invoices import Direction, DocumentKind, InvoiceStatus, NewInvoice, UniqueClaim
 from cashline.errors import ConflictError
@@ -38,6 +35,7 @@ from cashline.services.billing.drafts import with_placeholder_number
 from cashline.services.billing.finalising import finalise_invoice
 from cashline.services.invoices import get_invoice, prepare_invoice, store_prepared
 from cashline.services.tenancy import tenants
+from tests.billing_utils import domain_subscription
 from tests.utils import Api, TestTenant, make_tenant
 
 NOW = datetime.fromisoformat("2027-01-16T09:00:00+00:00")
@@ -54,36 +52,13 @@ def _counterparty(api: Api, tenant: TestTenant) -> str:
 
 def _subscription(tenant_id: str, counterparty_id: str, sub_id: str = "sub_01TESTCREDIT") -> Subscription:
     """The subscription a change credits (only what a credit note reads of it matters here)."""
-    return Subscription(
+    return domain_subscription(
         tenant_id=tenant_id,
         subscription_id=sub_id,
         counterparty_id=counterparty_id,
-        currency="EUR",
-        status=SubscriptionStatus.ACTIVE,
         items=(),
-        interval=Interval.MONTH,
-        interval_count=1,
-        start_date=date(2027, 1, 1),
-        trial_end=None,
-        billing_cycle_anchor=date(2027, 1, 1),
-        collection_method=CollectionMethod.SEND_INVOICE,
-        payment_method=None,
-        days_until_due=14,
-        minimum_term_months=None,
-        notice_days=None,
-        discounts=(),
-        metadata={},
-        current_period_start=date(2027, 1, 1),
-        current_period_end=date(2027, 2, 1),
         next_invoice_on=date(2027, 2, 1),
         period_charged={"si_1": 9000},
-        period_credited={},
-        pending_lines=(),
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
         latest_invoice_id="inv_01TESTJANUARY",
         created_at=NOW,
         updated_at=NOW,

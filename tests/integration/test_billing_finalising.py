@@ -12,26 +12,15 @@ import pytest
 
 from cashline.dal.billing_charges import ChargeRepository
 from cashline.dal.billing_invoices import DELIVERY_JOB, FINALISE_JOB, InvoiceJobRecord, stage_finalise_due
-from cashline.dal.billing_subscriptions import SubscriptionRepository
 from cashline.dal.invoice_numbers import InvoiceSequenceRecord, current_next, number_claimed_by
 from cashline.dal.invoice_records import invoice_pk
 from cashline.dal.table import tenant_pk
 from cashline.dal.transactions import UnitOfWork
-from cashline.domain.billing.catalog import (
-    PriceTerms,
-    TaxBehavior,
-    TaxCategory,
-    UsageAggregation,
-    UsageType,
-)
 from cashline.domain.billing.charges import ChargeStatus
-from cashline.domain.billing.periods import Interval
 from cashline.domain.billing.subscriptions import (
     CollectionMethod,
     PaymentMethod,
-    Subscription,
     SubscriptionItem,
-    SubscriptionStatus,
 )
 from cashline.domain.invoices import Direction, Invoice, InvoiceStatus, NewInvoice
 from cashline.errors import ConflictError
@@ -42,6 +31,7 @@ from cashline.services.billing.finalising import finalise_invoice, run_invoice_f
 from cashline.services.invoices import invoices as invoice_repository
 from cashline.services.invoices import prepare_invoice, store_prepared
 from cashline.services.tenancy import tenants
+from tests.billing_utils import domain_subscription, price_terms, store_subscription
 from tests.utils import Api, TestTenant, error_of, make_tenant
 
 NOW = datetime.fromisoformat("2027-03-15T10:00:00+00:00")
@@ -271,61 +261,29 @@ def test_a_draft_with_credit_applied_is_finalised_paid_or_partly_paid(
 
 def _charged_subscription(tenant_id: str, counterparty_id: str) -> str:
     """A stored charge_automatically subscription (as C's repository keeps it)."""
-    terms = PriceTerms(
-        price_id="prc_1",
-        product_id="prd_1",
-        product_name="Pro",
-        tax_category=TaxCategory.STANDARD,
-        currency="EUR",
-        unit_amount=10000,
-        tiers=(),
-        tiers_mode=None,
-        interval=Interval.MONTH,
-        interval_count=1,
-        tax_behavior=TaxBehavior.EXCLUSIVE,
-        usage_type=UsageType.LICENSED,
-        aggregation=UsageAggregation.SUM,
-    )
     start = date(2027, 3, 1)
-    sub = Subscription(
+    sub = domain_subscription(
+        SubscriptionItem(
+            item_id=new_id("subscription_item"),
+            terms=price_terms("prc_1", 10000, product_name="Pro"),
+            quantity=1,
+        ),
         tenant_id=tenant_id,
         subscription_id=new_id("subscription"),
         counterparty_id=counterparty_id,
-        currency="EUR",
-        status=SubscriptionStatus.ACTIVE,
-        items=(SubscriptionItem(item_id=new_id("subscription_item"), terms=terms, quantity=1),),
-        interval=Interval.MONTH,
-        interval_count=1,
         start_date=start,
-        trial_end=None,
         billing_cycle_anchor=start,
         collection_method=CollectionMethod.CHARGE_AUTOMATICALLY,
         payment_method=PaymentMethod(processor="stripe", customer_id="cus_1", payment_method_id="pm_1"),
         days_until_due=None,
-        minimum_term_months=None,
-        notice_days=None,
-        discounts=(),
-        metadata={},
         current_period_start=start,
         current_period_end=date(2027, 4, 1),
         next_invoice_on=date(2027, 4, 1),
-        period_charged={},
-        period_credited={},
-        pending_lines=(),
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
-        latest_invoice_id=None,
         created_at=NOW,
         updated_at=NOW,
         version=0,
     )
-    UnitOfWork("test subscription").add(
-        lambda write: SubscriptionRepository().stage_create(write, sub, due_at=None)
-    ).commit()
-    return sub.subscription_id
+    return store_subscription(sub).subscription_id
 
 
 @pytest.mark.parametrize(("amount_paid", "attempts"), [(0, 1), (11900, 0)])

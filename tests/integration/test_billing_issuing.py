@@ -25,16 +25,13 @@ from cashline.domain.billing.proration import change_lines
 from cashline.domain.billing.subscriptions import PendingLine, Subscription, SubscriptionStatus
 from cashline.domain.invoices import Invoice, InvoiceBody, InvoiceStatus
 from cashline.errors import ConflictError, NotFoundError
-from cashline.schemas.billing_catalog import CreatePriceRequest, CreateProductRequest
 from cashline.schemas.subscription_changes import UsageRequest
-from cashline.schemas.subscriptions import NewSubscription
 from cashline.services.billing import catalog, issuing, upcoming
 from cashline.services.billing.credit import credit_balance
-from cashline.services.billing.subscriptions import create_subscription
 from cashline.services.billing.usage import record_usage
-from cashline.services.counterparties import create_counterparty
 from localcloud.handlers import lambda_context
 from localcloud.paths import ROOT
+from tests.billing_utils import billing_customer, catalog_price, subscribe_through_service
 from tests.utils import FROZEN_NOW, Api, TestTenant
 
 pytestmark = pytest.mark.usefixtures("local_cloud")
@@ -53,27 +50,12 @@ def utc(text: str) -> datetime:
 
 
 def price(tenant_id: str, unit_amount: int, *, name: str = "Basic", **terms: Any) -> str:
-    product = catalog.create_product(
-        tenant_id, CreateProductRequest(name=name, tax_category=TaxCategory.STANDARD), now=CREATED
-    )
-    request = CreatePriceRequest.model_validate(
-        {
-            "product_id": product.product_id,
-            "currency": "EUR",
-            "unit_amount": unit_amount,
-            "interval": "month",
-            **terms,
-        }
-    )
-    return catalog.create_price(tenant_id, request, now=CREATED).price_id
+    return catalog_price(tenant_id, unit_amount, name=name, now=CREATED, **terms)
 
 
 @pytest.fixture
 def customer(tenant: TestTenant) -> str:
-    view = create_counterparty(
-        tenant.tenant_id, {"name": "Kunde GmbH", "country": "DE", "email": "ap@kunde.example"}, now=CREATED
-    )
-    return view.counterparty.counterparty_id
+    return billing_customer(tenant.tenant_id, now=CREATED)
 
 
 Subscribe = Callable[..., Subscription]
@@ -82,16 +64,7 @@ Subscribe = Callable[..., Subscription]
 @pytest.fixture
 def subscribe(tenant: TestTenant, customer: str) -> Subscribe:
     def make(*items: tuple[str, int], now: datetime = CREATED, **fields: Any) -> Subscription:
-        request = NewSubscription.model_validate(
-            {
-                "counterparty_id": customer,
-                "items": [{"price_id": p, "quantity": q} for p, q in items],
-                "start_date": "2027-01-01",
-                "days_until_due": 14,
-                **fields,
-            }
-        )
-        return create_subscription(tenant.tenant_id, request, actor="test", now=now)
+        return subscribe_through_service(tenant.tenant_id, customer, *items, now=now, **fields)
 
     return make
 
@@ -284,14 +257,16 @@ def test_pending_prorations_go_on_the_next_invoice(tenant: TestTenant, subscribe
     assert after.pending_lines == ()
 
 
-def test_a_proration_invoice_is_written_with_the_change_once(
-    tenant: TestTenant, subscribe: Subscribe
-) -> None:
-    # The issue's worked example: 30.00 -> 90.00 effective 16 January, always_invoice.
-    sub = subscribe((price(tenant.tenant_id, 3000), 1))
-    pro = catalog.terms_for(tenant.tenant_id, price(tenant.tenant_id, 9000, name="Pro"))
+def move_on_16_january(
+    tenant: TestTenant, sub: Subscription, unit_amount: int, *, name: str = "Basic"
+) -> tuple[Subscription, list[PendingLine]]:
+    """`sub` (one item, January invoiced) moved to a new price of `unit_amount` (product `name`) on
+    16 January, with the change's proration lines: the old price credited and the new one charged
+    for the 16 days of 31 left (change_lines)."""
+    new = catalog.terms_for(tenant.tenant_id, price(tenant.tenant_id, unit_amount, name=name))
     item = sub.items[0]
-    credit, charge = change_lines(3000, 9000, Period(date(2027, 1, 1), date(2027, 2, 1)), date(2027, 1, 16))
+    january = Period(date(2027, 1, 1), date(2027, 2, 1))
+    credit, charge = change_lines(item.terms.unit_amount or 0, unit_amount, january, date(2027, 1, 16))
     lines = [
         PendingLine(
             line.description,
@@ -303,9 +278,18 @@ def test_a_proration_invoice_is_written_with_the_change_once(
             date(2027, 1, 16),
             date(2027, 2, 1),
         )
-        for line, price_id in ((credit, item.terms.price_id), (charge, pro.price_id))
+        for line, price_id in ((credit, item.terms.price_id), (charge, new.price_id))
     ]
-    after = replace(sub, items=(replace(item, terms=pro),), period_charged={item.item_id: 9000})
+    return replace(sub, items=(replace(item, terms=new),)), lines
+
+
+def test_a_proration_invoice_is_written_with_the_change_once(
+    tenant: TestTenant, subscribe: Subscribe
+) -> None:
+    # The issue's worked example: 30.00 -> 90.00 effective 16 January, always_invoice.
+    sub = subscribe((price(tenant.tenant_id, 3000), 1))
+    after, lines = move_on_16_january(tenant, sub, 9000, name="Pro")
+    after = replace(after, period_charged={sub.items[0].item_id: 9000})
     now = utc("2027-01-16T09:00:00")
     invoice_id = issuing.issue_proration_invoice(tenant.tenant_id, sub, after, lines, now=now)
     assert invoice_id is not None
@@ -320,7 +304,7 @@ def test_a_proration_invoice_is_written_with_the_change_once(
     with pytest.raises(ConflictError):
         issuing.issue_proration_invoice(tenant.tenant_id, sub, after, lines, now=now)
     stored = subscriptions.get(tenant.tenant_id, sub.subscription_id)
-    assert stored.items[0].terms.price_id == pro.price_id
+    assert stored.items[0].terms.price_id == after.items[0].terms.price_id
     assert stored.latest_invoice_id == invoice_id
     # February is the new plan in full: 90.00 + 17.10 = 107.10.
     issuing.issue_due_invoice(tenant.tenant_id, sub.subscription_id, now=FEB_TICK)
@@ -418,23 +402,7 @@ def test_a_negative_proration_makes_a_credit_note_whose_credit_the_next_invoice_
     tenant: TestTenant, subscribe: Subscribe
 ) -> None:
     sub = subscribe((price(tenant.tenant_id, 9000, name="Pro"), 1))
-    basic = catalog.terms_for(tenant.tenant_id, price(tenant.tenant_id, 3000))
-    item = sub.items[0]
-    credit, charge = change_lines(9000, 3000, Period(date(2027, 1, 1), date(2027, 2, 1)), date(2027, 1, 16))
-    lines = [
-        PendingLine(
-            line.description,
-            line.amount,
-            item.item_id,
-            price_id,
-            TaxCategory.STANDARD,
-            TaxBehavior.EXCLUSIVE,
-            date(2027, 1, 16),
-            date(2027, 2, 1),
-        )
-        for line, price_id in ((credit, item.terms.price_id), (charge, basic.price_id))
-    ]
-    after = replace(sub, items=(replace(item, terms=basic),))
+    after, lines = move_on_16_january(tenant, sub, 3000)
     # credit 9000 x 16 / 31 = 4645.16 -> -46.45, charge 3000 x 16 / 31 = 15.48: net -30.97,
     # VAT -5.88, a credit note of 36.85.
     note_id = issuing.issue_proration_invoice(
@@ -472,23 +440,7 @@ def test_a_credit_note_for_a_paid_invoice_goes_to_the_balance_for_the_next_invoi
     january = invoices.get_header(tenant.tenant_id, sub.latest_invoice_id or "")
     pay_in_full(api, tenant, january)
     sub = subscriptions.get(tenant.tenant_id, sub.subscription_id)
-    basic = catalog.terms_for(tenant.tenant_id, price(tenant.tenant_id, 3000))
-    item = sub.items[0]
-    credit, charge = change_lines(9000, 3000, Period(date(2027, 1, 1), date(2027, 2, 1)), date(2027, 1, 16))
-    lines = [
-        PendingLine(
-            line.description,
-            line.amount,
-            item.item_id,
-            price_id,
-            TaxCategory.STANDARD,
-            TaxBehavior.EXCLUSIVE,
-            date(2027, 1, 16),
-            date(2027, 2, 1),
-        )
-        for line, price_id in ((credit, item.terms.price_id), (charge, basic.price_id))
-    ]
-    after = replace(sub, items=(replace(item, terms=basic),))
+    after, lines = move_on_16_january(tenant, sub, 3000)
     issuing.issue_proration_invoice(tenant.tenant_id, sub, after, lines, now=utc("2027-01-16T09:00:00"))
     # February: 30.00 + 5.70 = 35.70, all of it paid from the 36.85 credit (1.15 left).
     issuing.issue_due_invoice(tenant.tenant_id, sub.subscription_id, now=FEB_TICK)

@@ -37,6 +37,7 @@ from cashline.domain.money import (
 from cashline.errors import ValidationError
 from cashline.schemas.billing_catalog import CreatePriceRequest, UpdatePriceRequest
 from cashline.schemas.common import parse_json
+from tests.billing_utils import price_terms
 
 AT = datetime(2027, 3, 15, 10, tzinfo=UTC)
 TIERS = (Tier(up_to=10, unit_amount=500, flat_amount=1000), Tier(up_to=50, unit_amount=400), Tier(None, 300))
@@ -45,21 +46,7 @@ TIERS = (Tier(up_to=10, unit_amount=500, flat_amount=1000), Tier(up_to=50, unit_
 def _terms(
     *, unit_amount: int | None = None, tiers: tuple[Tier, ...] = (), mode: TiersMode | None = None
 ) -> PriceTerms:
-    return PriceTerms(
-        price_id="prc_1",
-        product_id="prd_1",
-        product_name="Seats",
-        tax_category=TaxCategory.STANDARD,
-        currency="EUR",
-        unit_amount=unit_amount,
-        tiers=tiers,
-        tiers_mode=mode,
-        interval=Interval.MONTH,
-        interval_count=1,
-        tax_behavior=TaxBehavior.EXCLUSIVE,
-        usage_type=UsageType.LICENSED,
-        aggregation=UsageAggregation.SUM,
-    )
+    return price_terms("prc_1", unit_amount, product_name="Seats", tiers=tiers, tiers_mode=mode)
 
 
 def _price(**changes: object) -> Price:

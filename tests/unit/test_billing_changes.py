@@ -16,9 +16,6 @@ from hypothesis import strategies as st
 
 from cashline.domain.billing.catalog import (
     PriceTerms,
-    TaxBehavior,
-    TaxCategory,
-    UsageAggregation,
     UsageType,
     amount_for_quantity,
 )
@@ -28,6 +25,7 @@ from cashline.domain.billing.proration import tax_of
 from cashline.domain.billing.subscription_changes import (
     ChangeRuleError,
     ItemChange,
+    ProratedChange,
     cancellation_credit,
     changed_items,
     check_cancellation_date,
@@ -37,7 +35,6 @@ from cashline.domain.billing.subscription_changes import (
     prorates_on,
 )
 from cashline.domain.billing.subscriptions import (
-    CollectionMethod,
     Subscription,
     SubscriptionItem,
     SubscriptionStatus,
@@ -46,6 +43,7 @@ from cashline.domain.billing.usage import UsageAction, request_hash, too_far_ahe
 from cashline.errors import ValidationError
 from cashline.schemas.common import parse_json
 from cashline.schemas.subscription_changes import CancelRequest, ChangeRequest, UsageRequest
+from tests.billing_utils import domain_subscription, price_terms
 
 AT = datetime(2027, 1, 16, 9, tzinfo=UTC)
 
@@ -58,20 +56,13 @@ def terms(
     currency: str = "EUR",
     interval: Interval | None = Interval.MONTH,
 ) -> PriceTerms:
-    return PriceTerms(
-        price_id=price_id,
-        product_id="prd_1",
+    return price_terms(
+        price_id,
+        unit_amount,
         product_name=f"Plan {unit_amount // 100}",
-        tax_category=TaxCategory.STANDARD,
+        usage=usage,
         currency=currency,
-        unit_amount=unit_amount,
-        tiers=(),
-        tiers_mode=None,
         interval=interval,
-        interval_count=1,
-        tax_behavior=TaxBehavior.EXCLUSIVE,
-        usage_type=usage,
-        aggregation=UsageAggregation.SUM,
     )
 
 
@@ -89,27 +80,11 @@ def subscription(
 ) -> Subscription:
     """Invoiced for January 2027 (1 Jan - 1 Feb), each licensed item charged its full month."""
     items = items or (SubscriptionItem("si_a", PLAN_30, 1),)
-    return Subscription(
-        tenant_id="ten_1",
-        subscription_id="sub_1",
-        counterparty_id="cp_1",
-        currency="EUR",
+    return domain_subscription(
+        *items,
         status=status,
-        items=items,
-        interval=Interval.MONTH,
-        interval_count=1,
-        start_date=date(2027, 1, 1),
-        trial_end=None,
-        billing_cycle_anchor=date(2027, 1, 1),
-        collection_method=CollectionMethod.SEND_INVOICE,
-        payment_method=None,
-        days_until_due=14,
         minimum_term_months=minimum_term_months,
         notice_days=notice_days,
-        discounts=(),
-        metadata={},
-        current_period_start=date(2027, 1, 1),
-        current_period_end=date(2027, 2, 1),
         next_invoice_on=next_invoice_on,
         period_charged=charged
         if charged is not None
@@ -118,17 +93,9 @@ def subscription(
             for i in items
             if i.terms.usage_type is UsageType.LICENSED
         },
-        period_credited={},
-        pending_lines=(),
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
         latest_invoice_id="inv_1",
         created_at=AT,
         updated_at=AT,
-        version=1,
     )
 
 
@@ -283,6 +250,25 @@ def test_minimum_term_clamps_month_ends() -> None:
 
 # --- property: a chain of changes never credits more than was charged -------------------------
 
+
+def changed_checked(sub: Subscription, prorated: ProratedChange) -> Subscription:
+    """`sub` as the change `prorated` leaves it, having checked that no item is credited more than
+    it was charged."""
+    for item_id, credited in prorated.period_credited.items():
+        assert 0 <= credited <= prorated.period_charged.get(item_id, 0)
+    return replace(
+        sub,
+        items=prorated.items,
+        period_charged=prorated.period_charged,
+        period_credited=prorated.period_credited,
+    )
+
+
+def assert_cancellation_credits_at_most_what_is_left(sub: Subscription, day: date) -> None:
+    final = cancellation_credit(sub, day, prorate=True)
+    assert final.period_credited.get("si_a", 0) <= final.period_charged.get("si_a", 0)
+
+
 PRICES = [terms(f"prc_{amount}", amount) for amount in (0, 999, 3000, 4500, 9000, 123_457)]
 
 
@@ -305,17 +291,9 @@ def test_credits_never_exceed_charges(
         day = min(day + offset, 30)  # changes move forward through January
         new_items = changed_items(sub, [ItemChange("si_a", price, quantity)], ids())
         prorated = prorate_change(sub, new_items, date(2027, 1, 1) + timedelta(days=day), prorate=prorate)
-        for item_id, credited in prorated.period_credited.items():
-            assert 0 <= credited <= prorated.period_charged.get(item_id, 0)
-        sub = replace(
-            sub,
-            items=prorated.items,
-            period_charged=prorated.period_charged,
-            period_credited=prorated.period_credited,
-        )
+        sub = changed_checked(sub, prorated)
     # And the cancellation at the end credits at most what is left
-    final = cancellation_credit(sub, date(2027, 1, 31), prorate=True)
-    assert final.period_credited.get("si_a", 0) <= final.period_charged.get("si_a", 0)
+    assert_cancellation_credits_at_most_what_is_left(sub, date(2027, 1, 31))
 
 
 # --- usage rules ------------------------------------------------------------------------------
@@ -465,13 +443,5 @@ def test_credits_never_exceed_charges_in_a_short_first_period(
         for line in prorated.lines:
             if line.amount > 0:  # a charge: the new amount for the days left, of the cycle's 31
                 assert line.amount == prorate_by_day(amount_for_quantity(price, quantity), remaining, 31)
-        for item_id, credited in prorated.period_credited.items():
-            assert 0 <= credited <= prorated.period_charged.get(item_id, 0)
-        sub = replace(
-            sub,
-            items=prorated.items,
-            period_charged=prorated.period_charged,
-            period_credited=prorated.period_credited,
-        )
-    final = cancellation_credit(sub, date(2027, 3, 31), prorate=True)
-    assert final.period_credited.get("si_a", 0) <= final.period_charged.get("si_a", 0)
+        sub = changed_checked(sub, prorated)
+    assert_cancellation_credits_at_most_what_is_left(sub, date(2027, 3, 31))

@@ -12,12 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cashline.domain.billing.catalog import (
-    PriceTerms,
     TaxBehavior,
     TaxCategory,
     Tier,
     TiersMode,
-    UsageAggregation,
     UsageType,
 )
 from cashline.domain.billing.invoice_plan import (
@@ -28,45 +26,16 @@ from cashline.domain.billing.invoice_plan import (
 )
 from cashline.domain.billing.periods import Interval, Period, period_containing
 from cashline.domain.billing.subscriptions import (
-    CollectionMethod,
     Discount,
     PendingLine,
     Subscription,
     SubscriptionItem,
-    SubscriptionStatus,
 )
 from cashline.domain.money import MAX_MINOR_UNITS
+from tests.billing_utils import domain_subscription
+from tests.billing_utils import price_terms as terms
 
 AT = datetime(2027, 1, 1, tzinfo=UTC)
-
-
-def terms(
-    price_id: str = "prc_basic",
-    unit_amount: int | None = 3000,
-    *,
-    name: str = "Basic",
-    usage: UsageType = UsageType.LICENSED,
-    interval: Interval | None = Interval.MONTH,
-    category: TaxCategory = TaxCategory.STANDARD,
-    behavior: TaxBehavior = TaxBehavior.EXCLUSIVE,
-    tiers: tuple[Tier, ...] = (),
-    tiers_mode: TiersMode | None = None,
-) -> PriceTerms:
-    return PriceTerms(
-        price_id=price_id,
-        product_id="prd_1",
-        product_name=name,
-        tax_category=category,
-        currency="EUR",
-        unit_amount=unit_amount,
-        tiers=tiers,
-        tiers_mode=tiers_mode,
-        interval=interval,
-        interval_count=1,
-        tax_behavior=behavior,
-        usage_type=usage,
-        aggregation=UsageAggregation.SUM,
-    )
 
 
 def subscription(
@@ -77,42 +46,18 @@ def subscription(
     discounts: tuple[Discount, ...] = (),
     pending: tuple[PendingLine, ...] = (),
 ) -> Subscription:
-    return Subscription(
-        tenant_id="ten_1",
-        subscription_id="sub_1",
-        counterparty_id="cp_1",
-        currency="EUR",
-        status=SubscriptionStatus.ACTIVE,
-        items=items or (SubscriptionItem("si_1", terms(), 1),),
-        interval=Interval.MONTH,
-        interval_count=1,
+    return domain_subscription(
+        *items,
         start_date=start,
         trial_end=trial_end,
         billing_cycle_anchor=anchor or start,
-        collection_method=CollectionMethod.SEND_INVOICE,
-        payment_method=None,
-        days_until_due=14,
-        minimum_term_months=None,
-        notice_days=None,
         discounts=discounts,
-        metadata={},
         # As a new subscription has it: the trial, else its first period (not invoiced yet).
         current_period_start=start,
         current_period_end=trial_end
         or period_containing(anchor or start, Interval.MONTH, 1, start).end_exclusive,
         next_invoice_on=start,
-        period_charged={},
-        period_credited={},
         pending_lines=pending,
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
-        latest_invoice_id=None,
-        created_at=AT,
-        updated_at=AT,
-        version=1,
     )
 
 
@@ -152,7 +97,7 @@ def test_a_short_first_period_before_the_anchor_is_prorated_by_day() -> None:
 
 
 def test_metered_usage_is_billed_in_arrears_for_the_period_before() -> None:
-    meter = terms("prc_api", 5, name="API calls", usage=UsageType.METERED)
+    meter = terms("prc_api", 5, product_name="API calls", usage=UsageType.METERED)
     sub = subscription(SubscriptionItem("si_1", terms(), 1), SubscriptionItem("si_m", meter, 1))
     assert previous_period(sub, JANUARY) is None
     assert amounts(plan_period_invoice(sub, JANUARY, {"si_m": 999}).lines) == [("licensed", 3000)]
@@ -198,7 +143,7 @@ def test_pending_proration_lines_come_along_and_are_not_discounted() -> None:
         ),
     )
     sub = subscription(
-        SubscriptionItem("si_1", terms("prc_pro", 9000, name="Pro"), 1),
+        SubscriptionItem("si_1", terms("prc_pro", 9000, product_name="Pro"), 1),
         pending=pending,
         discounts=(Discount("d1", 1000, None, None),),
     )
@@ -215,7 +160,7 @@ def test_pending_proration_lines_come_along_and_are_not_discounted() -> None:
 
 
 def test_discounts_apply_in_order_half_up_once_and_never_below_zero() -> None:
-    meter = terms("prc_api", 5, name="API calls", usage=UsageType.METERED)
+    meter = terms("prc_api", 5, product_name="API calls", usage=UsageType.METERED)
     sub = subscription(
         SubscriptionItem("si_1", terms(), 1),
         SubscriptionItem("si_m", meter, 1),
@@ -254,7 +199,7 @@ def test_exhausted_discounts_are_left_out_and_a_zero_base_uses_none() -> None:
 
 def test_a_discount_is_split_over_tax_groups_and_sums_exactly() -> None:
     ebook = terms(
-        "prc_book", 1000, name="E-book", category=TaxCategory.REDUCED, behavior=TaxBehavior.INCLUSIVE
+        "prc_book", 1000, product_name="E-book", category=TaxCategory.REDUCED, behavior=TaxBehavior.INCLUSIVE
     )
     sub = subscription(
         SubscriptionItem("si_1", terms(), 1),
@@ -288,7 +233,7 @@ def test_nothing_is_planned_in_a_trial_and_the_first_paid_period_follows_it() ->
 
 
 def test_one_off_prices_are_charged_on_the_first_paid_invoice_only() -> None:
-    setup = terms("prc_setup", 9900, name="Setup", interval=None)
+    setup = terms("prc_setup", 9900, product_name="Setup", interval=None)
     sub = subscription(SubscriptionItem("si_1", terms(), 1), SubscriptionItem("si_s", setup, 1))
     assert amounts(plan_period_invoice(sub, JANUARY, {}).lines) == [("licensed", 3000), ("licensed", 9900)]
     assert amounts(plan_period_invoice(sub, FEBRUARY, {}).lines) == [("licensed", 3000)]

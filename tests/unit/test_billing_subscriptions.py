@@ -13,12 +13,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from cashline.dal.billing_subscription_codec import SubscriptionRecord, from_record, to_record
 from cashline.domain.billing.catalog import (
-    PriceTerms,
     TaxBehavior,
     TaxCategory,
     Tier,
     TiersMode,
-    UsageAggregation,
     UsageType,
 )
 from cashline.domain.billing.periods import Interval, Period
@@ -42,25 +40,12 @@ from cashline.domain.billing.subscriptions import (
 from cashline.domain.billing.usage import UsagePeriodError, usage_period_start
 from cashline.schemas.common import field_of
 from cashline.schemas.subscriptions import NewSubscription, SubscriptionOutput
+from tests.billing_utils import domain_subscription, price_terms
 
 AT = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
 S = SubscriptionStatus
 
-TERMS = PriceTerms(
-    price_id="prc_1",
-    product_id="prd_1",
-    product_name="Pro plan",
-    tax_category=TaxCategory.STANDARD,
-    currency="EUR",
-    unit_amount=3000,
-    tiers=(),
-    tiers_mode=None,
-    interval=Interval.MONTH,
-    interval_count=1,
-    tax_behavior=TaxBehavior.EXCLUSIVE,
-    usage_type=UsageType.LICENSED,
-    aggregation=UsageAggregation.SUM,
-)
+TERMS = price_terms("prc_1", 3000, product_name="Pro plan")
 TIERED = replace(
     TERMS,
     price_id="prc_2",
@@ -74,18 +59,9 @@ TIERED = replace(
 
 
 def _subscription(**changes: Any) -> Subscription:
-    sub = Subscription(
-        tenant_id="ten_1",
-        subscription_id="sub_1",
-        counterparty_id="cp_1",
-        currency="EUR",
-        status=S.ACTIVE,
-        items=(SubscriptionItem("si_1", TERMS, 2), SubscriptionItem("si_2", TIERED, 1)),
-        interval=Interval.MONTH,
-        interval_count=1,
-        start_date=date(2027, 1, 1),
-        trial_end=None,
-        billing_cycle_anchor=date(2027, 1, 1),
+    sub = domain_subscription(
+        SubscriptionItem("si_1", TERMS, 2),
+        SubscriptionItem("si_2", TIERED, 1),
         collection_method=CollectionMethod.CHARGE_AUTOMATICALLY,
         payment_method=PaymentMethod("stripe", customer_id="cus_1", payment_method_id="pm_1"),
         days_until_due=None,
@@ -93,8 +69,6 @@ def _subscription(**changes: Any) -> Subscription:
         notice_days=30,
         discounts=(Discount("d1", 2500, None, 3, 1), Discount("d2", None, 500, None)),
         metadata={"crm": "42"},
-        current_period_start=date(2027, 1, 1),
-        current_period_end=date(2027, 2, 1),
         next_invoice_on=date(2027, 2, 1),
         period_charged={"si_1": 6000},
         period_credited={"si_1": 1548},
@@ -120,11 +94,6 @@ def _subscription(**changes: Any) -> Subscription:
                 date(2027, 2, 1),
             ),
         ),
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
         latest_invoice_id="inv_1",
         created_at=AT,
         updated_at=AT,

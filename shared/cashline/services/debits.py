@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cashline.adapters.mailer import Mailer
-from cashline.config import url_text
 from cashline.dal.alert_repository import Alert, stage_alert
 from cashline.dal.daily_totals import DayDelta
 from cashline.dal.financing_repository import (
@@ -42,22 +41,15 @@ from cashline.errors import ConflictError
 from cashline.ids import new_id
 from cashline.observability import MetricUnit, logger, metrics
 from cashline.services.plan_changes import change_plan
+from cashline.services.processor_clients import processor_from_settings
 from cashline.services.sweeps import SweepResult, sweep
 
 if TYPE_CHECKING:
     # The processor SDKs are imported when a debit is made, not at cold start: the API function
     # registers this module too (Chalice keeps every handler on one app) and never debits.
-    from cashline.adapters.processors import (
-        DebitAccount,
-        DebitProcessor,
-        DebitRefusedError,
-        DebitResult,
-        DebitTimeoutError,
-        ProcessorUnavailableError,
-    )
+    from cashline.adapters.processors import DebitAccount, DebitProcessor
     from cashline.config import DebitSettings, MailSettings, StageSettings
-
-    Outcome = DebitResult | DebitRefusedError | DebitTimeoutError | ProcessorUnavailableError
+    from cashline.services.processor_clients import Outcome
 
 
 DEBIT_SCHEDULE = "installment_debits"
@@ -82,18 +74,11 @@ class DebitRuntime:
         self.settings = settings
 
     def processor(self, account: DebitAccount) -> DebitProcessor:
-        # defer the processor SDKs (stripe, gocardless_pro: ~100 ms) to the first debit
-        from cashline.adapters.processors import processor_for
-
-        s = self.settings
-        return processor_for(
+        return processor_from_settings(
             account,
-            stripe_api_key=s.stripe_api_key.get_secret_value(),
-            stripe_api_base=url_text(s.stripe_api_base),
-            gocardless_token=s.gocardless_access_token.get_secret_value(),
-            gocardless_base_url=url_text(s.gocardless_base_url),
-            gocardless_environment=s.gocardless_environment,
-            timeout_s=s.processor_timeout_seconds,
+            self.settings,
+            stripe_api_key=self.settings.stripe_api_key.get_secret_value(),
+            gocardless_token=self.settings.gocardless_access_token.get_secret_value(),
         )
 
 

@@ -170,7 +170,7 @@ def plan_period_invoice(
     metered = _metered_lines(sub, period, usage)
     base = [*licensed, *metered]
     discount_lines, applied = _discount_lines(sub.discounts, base, period)
-    prorations = [_from_pending(line) for line in sub.pending_lines]
+    prorations = [planned_from_pending(line) for line in sub.pending_lines]
     charged = net_charged(base, discount_lines)
     return PlannedInvoice(
         period=period,
@@ -264,12 +264,14 @@ def _metered_lines(sub: Subscription, period: Period, usage: Mapping[str, int]) 
     return lines
 
 
-def _from_pending(line: PendingLine) -> PlannedLine:
+def planned_from_pending(line: PendingLine, *, sign: int = 1) -> PlannedLine:
+    """A subscription's pending (proration) line as a planned line; ``sign=-1`` turns it into the
+    credit a credit note carries (services/billing/credit.py)."""
     return PlannedLine(
         description=line.description,
         quantity=1,
-        unit_amount=line.amount,
-        amount=line.amount,
+        unit_amount=sign * line.amount,
+        amount=sign * line.amount,
         item_id=line.item_id,
         price_id=line.price_id,
         tax_category=line.tax_category,

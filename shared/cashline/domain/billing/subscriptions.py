@@ -148,6 +148,69 @@ class Subscription:
         return sum(line.amount for line in self.pending_lines)
 
 
+def new_subscription(
+    *,
+    tenant_id: str,
+    subscription_id: str,
+    counterparty_id: str,
+    currency: str,
+    status: SubscriptionStatus,
+    items: tuple[SubscriptionItem, ...],
+    interval: Interval,
+    interval_count: int,
+    start_date: date,
+    trial_end: date | None,
+    billing_cycle_anchor: date,
+    collection_method: CollectionMethod,
+    payment_method: PaymentMethod | None,
+    days_until_due: int | None,
+    minimum_term_months: int | None,
+    notice_days: int | None,
+    discounts: tuple[Discount, ...],
+    metadata: dict[str, str],
+    current: Period,
+    next_invoice_on: date | None,
+    now: datetime,
+) -> Subscription:
+    """A subscription as it is created at `now`: nothing charged, credited or pending in its
+    `current` period, no end or pause, no invoice yet, version 0."""
+    return Subscription(
+        tenant_id=tenant_id,
+        subscription_id=subscription_id,
+        counterparty_id=counterparty_id,
+        currency=currency,
+        status=status,
+        items=items,
+        interval=interval,
+        interval_count=interval_count,
+        start_date=start_date,
+        trial_end=trial_end,
+        billing_cycle_anchor=billing_cycle_anchor,
+        collection_method=collection_method,
+        payment_method=payment_method,
+        days_until_due=days_until_due,
+        minimum_term_months=minimum_term_months,
+        notice_days=notice_days,
+        discounts=discounts,
+        metadata=metadata,
+        current_period_start=current.start,
+        current_period_end=current.end_exclusive,
+        next_invoice_on=next_invoice_on,
+        period_charged={},
+        period_credited={},
+        pending_lines=(),
+        cancel_at=None,
+        cancel_with_credit=False,
+        canceled_on=None,
+        paused_on=None,
+        resumes_on=None,
+        latest_invoice_id=None,
+        created_at=now,
+        updated_at=now,
+        version=0,
+    )
+
+
 class TransitionError(ValueError):
     """A status change the lifecycle does not allow; the message names both statuses."""
 

@@ -23,7 +23,7 @@ cancellation kept for later would never be carried out by the issuing sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 
 from cashline.dal.billing_scheduled_changes import ScheduledChangeRepository
@@ -48,19 +48,16 @@ from cashline.ids import new_id
 from cashline.observability import logger
 from cashline.schemas.subscription_changes import CancelOutput, CancelRequest, scheduled_change_output
 from cashline.services.access import get_tenant
-from cashline.services.billing.changes import invoice_lines, removal_of, store_scheduled
+from cashline.services.billing.changes import ChangeOutcome, invoice_lines, removal_of, store_scheduled
 from cashline.services.billing.usage import usage_so_far
 
 subscriptions = SubscriptionRepository()
 scheduled = ScheduledChangeRepository()
 
 
-@dataclass(frozen=True, slots=True)
-class CancelOutcome:
-    subscription: Subscription
-    invoice_id: str | None = None
-    credit_note_id: str | None = None
-    scheduled_change: ScheduledChange | None = None
+# A cancellation ends as a change does: the subscription, and the invoice, credit note or scheduled
+# change it made (services/billing/changes.py).
+CancelOutcome = ChangeOutcome
 
 
 def cancel_output(outcome: CancelOutcome) -> CancelOutput:

@@ -30,7 +30,7 @@ from cashline.services.billing.settings import BillingSettings, get_billing_sett
 from cashline.services.tenancy import tenants
 
 if TYPE_CHECKING:
-    from cashline.services.billing.charge_processor import Outcome
+    from cashline.services.processor_clients import Outcome
 
 # An unknown outcome (timeout, processor down) is asked again this much later, with the same key.
 UNKNOWN_OUTCOME_RETRY = timedelta(minutes=30)

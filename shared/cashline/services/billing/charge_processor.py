@@ -12,20 +12,13 @@ from cashline.config import url_text
 from cashline.domain.billing.charges import NO_PROCESSOR_CONNECTION, ChargeAttempt
 from cashline.domain.billing.subscriptions import PaymentMethod
 from cashline.services import connections
+from cashline.services.processor_clients import processor_from_settings
 
 if TYPE_CHECKING:
     # The processor SDKs are imported when a charge is made, not at cold start (services/debits.py).
-    from cashline.adapters.processors import (
-        DebitAccount,
-        DebitProcessor,
-        DebitRefusedError,
-        DebitResult,
-        DebitTimeoutError,
-        ProcessorUnavailableError,
-    )
+    from cashline.adapters.processors import DebitAccount, DebitProcessor
     from cashline.config import ApiSettings, SchedulerSettings
-
-    Outcome = DebitResult | DebitRefusedError | DebitTimeoutError | ProcessorUnavailableError
+    from cashline.services.processor_clients import Outcome
 
 
 class ChargeRuntime:
@@ -56,18 +49,8 @@ class ChargeRuntime:
             cursor = page.next_cursor
 
     def processor(self, account: DebitAccount, api_key: str) -> DebitProcessor:
-        # defer the processor SDKs (stripe, gocardless_pro: ~100 ms) to the first charge
-        from cashline.adapters.processors import processor_for
-
-        s = self.settings
-        return processor_for(
-            account,
-            stripe_api_key=api_key,
-            stripe_api_base=url_text(s.stripe_api_base),
-            gocardless_token=api_key,
-            gocardless_base_url=url_text(s.gocardless_base_url),
-            gocardless_environment=s.gocardless_environment,
-            timeout_s=s.processor_timeout_seconds,
+        return processor_from_settings(
+            account, self.settings, stripe_api_key=api_key, gocardless_token=api_key
         )
 
 

@@ -27,7 +27,7 @@ credit note of its negative proration lines first, then the invoice of the rest 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -38,8 +38,8 @@ from cashline.dal.invoice_repository import InvoiceRepository
 from cashline.dal.party_repository import CounterpartyRepository
 from cashline.dal.transactions import Stage
 from cashline.domain.access import Tenant, today_for
-from cashline.domain.billing.catalog import TaxBehavior, TaxCategory
 from cashline.domain.billing.invoice_amounts import StoredAmounts, credited_decisions, stored_amounts
+from cashline.domain.billing.invoice_plan import planned_from_pending
 from cashline.domain.billing.subscriptions import PendingLine, Subscription
 from cashline.domain.billing.tax import tax_lines
 from cashline.domain.counterparties import Counterparty
@@ -160,38 +160,6 @@ def stage_return_credit(
 # --- credit notes ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _CreditLine:
-    """A credit line with its sign turned, as tax_lines reads a line (domain/billing/tax.py)."""
-
-    description: str
-    quantity: int
-    unit_amount: int
-    amount: int
-    item_id: str | None
-    price_id: str | None
-    tax_category: TaxCategory
-    tax_behavior: TaxBehavior
-    service_start: date
-    service_end: date
-    kind: str = "proration"
-
-
-def _credit_line(line: PendingLine) -> _CreditLine:
-    return _CreditLine(
-        description=line.description,
-        quantity=1,
-        unit_amount=-line.amount,
-        amount=-line.amount,
-        item_id=line.item_id,
-        price_id=line.price_id,
-        tax_category=line.tax_category,
-        tax_behavior=line.tax_behavior,
-        service_start=line.service_start,
-        service_end=line.service_end,
-    )
-
-
 def issue_credit_note(
     tenant_id: str,
     subscription: Subscription,
@@ -228,7 +196,9 @@ def issue_credit_note(
     decided = credited_decisions(
         [(line.item_id, line.price_id) for line in lines], _details_of(tenant_id, credited)
     )
-    taxed = tax_lines([_credit_line(line) for line in lines], seller, buyer, on=today, decided=decided)
+    taxed = tax_lines(
+        [planned_from_pending(line, sign=-1) for line in lines], seller, buyer, on=today, decided=decided
+    )
     stored = stored_amounts(taxed, seller_vat_id=seller.vat_id, buyer_vat_id=buyer.vat_id)
     for _ in range(MAX_ATTEMPTS):
         taken = next_number_to_take(tenant_id, settings.number_pattern, today)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from cashline.dal.billing_subscriptions import UNCHANGED, SubscriptionRepository, Unset
 from cashline.dal.transactions import Stage, UnitOfWork
 from cashline.domain.access import today_for
-from cashline.domain.billing.invoice_plan import PlannedLine
+from cashline.domain.billing.invoice_plan import planned_from_pending
 from cashline.domain.billing.periods import Period
 from cashline.domain.billing.subscriptions import PendingLine, Subscription, SubscriptionStatus
 from cashline.domain.invoices import UniqueClaim
@@ -51,22 +51,6 @@ def _due_after_change(after: Subscription) -> datetime | Unset | None:
     return None if after.status in DORMANT else UNCHANGED
 
 
-def _planned(line: PendingLine) -> PlannedLine:
-    return PlannedLine(
-        description=line.description,
-        quantity=1,
-        unit_amount=line.amount,
-        amount=line.amount,
-        item_id=line.item_id,
-        price_id=line.price_id,
-        tax_category=line.tax_category,
-        tax_behavior=line.tax_behavior,
-        service_start=line.service_start,
-        service_end=line.service_end,
-        kind="proration",
-    )
-
-
 def issue_proration_invoice(
     tenant_id: str,
     before: Subscription,
@@ -97,7 +81,9 @@ def issue_proration_invoice(
         # settled from the credit first; the rest stays in the balance (credit.py).
         settle_credited_invoice(tenant_id, note_id, now=now)
         return note_id
-    draft = compose_draft(tenant, settings, after, [_planned(line) for line in lines], on=today, now=now)
+    draft = compose_draft(
+        tenant, settings, after, [planned_from_pending(line) for line in lines], on=today, now=now
+    )
     period = Period(
         after.current_period_start,
         max(after.current_period_end, after.current_period_start + timedelta(days=1)),

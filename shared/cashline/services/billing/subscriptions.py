@@ -40,6 +40,7 @@ from cashline.domain.billing.subscriptions import (
     TransitionError,
     check_start_not_too_early,
     check_transition,
+    new_subscription,
     plan_start,
     resumed,
     tenant_day_start,
@@ -146,7 +147,7 @@ def create_subscription(
         start = plan_start(start_date, request.trial_end, request.billing_cycle_anchor, interval, count)
     except SubscriptionRuleError as exc:
         raise UnprocessableError(str(exc), field=exc.field) from exc
-    sub = Subscription(
+    sub = new_subscription(
         tenant_id=tenant_id,
         subscription_id=new_id("subscription"),
         counterparty_id=request.counterparty_id,
@@ -168,21 +169,9 @@ def create_subscription(
         notice_days=request.notice_days,
         discounts=_discounts(request),
         metadata=dict(request.metadata or {}),
-        current_period_start=start.current.start,
-        current_period_end=start.current.end_exclusive,
+        current=start.current,
         next_invoice_on=start.next_invoice_on,
-        period_charged={},
-        period_credited={},
-        pending_lines=(),
-        cancel_at=None,
-        cancel_with_credit=False,
-        canceled_on=None,
-        paused_on=None,
-        resumes_on=None,
-        latest_invoice_id=None,
-        created_at=now,
-        updated_at=now,
-        version=0,
+        now=now,
     )
     due_at = tenant_day_start(start.next_invoice_on, timezone)
     work = UnitOfWork("a price changed while the subscription was created; retry")

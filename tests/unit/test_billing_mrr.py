@@ -11,7 +11,8 @@ from cashline.domain.billing.catalog import Tier, TiersMode, UsageType
 from cashline.domain.billing.mrr import PlanKey, contribution_deltas, contributions, monthly_amount
 from cashline.domain.billing.periods import Interval
 from cashline.domain.billing.subscriptions import SubscriptionItem, SubscriptionStatus
-from tests.unit.test_billing_invoice_plan import subscription, terms
+from tests.billing_utils import price_terms as terms
+from tests.unit.test_billing_invoice_plan import subscription
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ def test_deltas_name_only_what_moves() -> None:
     assert key == PlanKey("EUR", "prc_basic")
     assert (delta.amount_per_interval, delta.subscriptions, delta.quantity) == (3000, 0, 1)
     # Moving to another price takes it all off one plan and onto the other.
-    moved = replace(before, items=(SubscriptionItem("si_1", terms("prc_pro", 9000, name="Pro"), 1),))
+    moved = replace(before, items=(SubscriptionItem("si_1", terms("prc_pro", 9000, product_name="Pro"), 1),))
     deltas = {
         k.price_id: (d.amount_per_interval, d.subscriptions, d.product_name)
         for k, d in contribution_deltas(before, moved).items()
