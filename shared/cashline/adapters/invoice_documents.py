@@ -23,36 +23,8 @@ from babel.numbers import format_currency, format_decimal
 
 from cashline.adapters.pdf_documents import invoice_pdf
 from cashline.domain.einvoice.outgoing import OutgoingInvoice, OutLine
+from cashline.domain.invoice_texts import invoice_texts
 from cashline.domain.money import currency_exponent
-
-_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "invoice": "Invoice",
-        "credit_note": "Credit note",
-        "net": "Net total",
-        "vat": "VAT {rate} % of {base}",
-        "vat_zero": "VAT 0 % ({category}) of {base}",
-        "total": "Total",
-        "prepaid": "Already paid / credit applied",
-        "due": "Amount due",
-        "period": "Service period",
-        "tax_number": "Tax number",
-        "managing_directors": "Managing directors",
-    },
-    "de": {
-        "invoice": "Rechnung",
-        "credit_note": "Gutschrift",
-        "net": "Summe netto",
-        "vat": "USt. {rate} % auf {base}",
-        "vat_zero": "USt. 0 % ({category}) auf {base}",
-        "total": "Gesamtbetrag",
-        "prepaid": "Bereits bezahlt / Guthaben verrechnet",
-        "due": "Zahlbetrag",
-        "period": "Leistungszeitraum",
-        "tax_number": "Steuernummer",
-        "managing_directors": "Geschäftsführung",
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +97,7 @@ def facturx_pdf(pdf: bytes, cii_xml: bytes, *, doc: OutgoingInvoice, seller_name
 
 
 def _labels(locale: str) -> Mapping[str, str]:
-    return _LABELS.get(locale.strip().lower()[:2], _LABELS["en"])
+    return invoice_texts("pdf", locale)
 
 
 def date_text(day: date, locale: str) -> str:

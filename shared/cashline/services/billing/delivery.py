@@ -57,6 +57,7 @@ from cashline.domain.counterparties import Counterparty, address_lines
 from cashline.domain.einvoice.cii_out import cii_xml
 from cashline.domain.einvoice.outgoing import NotAnEInvoiceError, OutgoingInvoice, OutParty, outgoing_invoice
 from cashline.domain.einvoice.ubl_out import ubl_xml
+from cashline.domain.invoice_texts import invoice_texts
 from cashline.domain.invoices import Invoice, InvoiceBody, InvoiceEvent, InvoiceStatus
 from cashline.domain.locales import locale_for
 from cashline.errors import NotFoundError
@@ -80,31 +81,6 @@ _NOT_DELIVERED = frozenset({InvoiceStatus.DRAFT, InvoiceStatus.VOID})
 
 invoices = InvoiceRepository()
 parties = CounterpartyRepository()
-
-# E-mail texts per language (the customer's); English for any other.
-_EMAIL: dict[str, dict[str, str]] = {
-    "en": {
-        "invoice_subject": "Invoice {number} from {seller}",
-        "credit_note_subject": "Credit note {number} from {seller}",
-        "invoice_body": "Hello {buyer},\n\nplease find attached invoice {number} of {issue_date} "
-        "for {amount_due}, due on {due_date}.\n\nPay online: {pay_link}\n\nKind regards\n{seller}",
-        "credit_note_body": "Hello {buyer},\n\nplease find attached credit note {number} of "
-        "{issue_date} for {total}.\n\nKind regards\n{seller}",
-        "invoice_terms": "Payable by {due_date} without deduction, reference {number}.",
-        "credit_note_terms": "Credited; it will be offset against open invoices or refunded.",
-    },
-    "de": {
-        "invoice_subject": "Rechnung {number} von {seller}",
-        "credit_note_subject": "Gutschrift {number} von {seller}",
-        "invoice_body": "Guten Tag {buyer},\n\nanbei erhalten Sie die Rechnung {number} vom "
-        "{issue_date} über {amount_due}, fällig am {due_date}.\n\nOnline bezahlen: {pay_link}\n\n"
-        "Mit freundlichen Grüßen\n{seller}",
-        "credit_note_body": "Guten Tag {buyer},\n\nanbei erhalten Sie die Gutschrift {number} vom "
-        "{issue_date} über {total}.\n\nMit freundlichen Grüßen\n{seller}",
-        "invoice_terms": "Zahlbar bis {due_date} ohne Abzug, Verwendungszweck {number}.",
-        "credit_note_terms": "Gutgeschrieben; wird mit offenen Rechnungen verrechnet oder erstattet.",
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +213,7 @@ def _kind(invoice: Invoice) -> str:
 
 
 def _texts(locale: str) -> Mapping[str, str]:
-    return _EMAIL.get(locale[:2].lower(), _EMAIL["en"])
+    return invoice_texts("email", locale)
 
 
 def _files(
