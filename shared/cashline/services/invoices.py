@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cashline.dal.alert_repository import Alert, stage_alert
-from cashline.dal.billing_credit import CreditEntry, stage_movement
+from cashline.dal.billing_credit import stage_return_credit
 from cashline.dal.invoice_queries import plan, run
 from cashline.dal.invoice_repository import OVERDUE_JOB, InvoiceRepository
 from cashline.dal.pagination import Page
@@ -313,21 +313,18 @@ def returns_credit_on_void(invoice: Invoice) -> bool:
 
 def _credit_returned(before: Invoice, after: Invoice, now: datetime) -> Stage | None:
     """The credit a voided subscription draft had taken, back on the customer's balance in the same
-    transaction as the void (the void's version condition makes it happen once). The same movement
-    as services/billing/credit.py `stage_return_credit` (entry `<inv>-returned`, source
-    `invoice_void`), written here through the dal: that module imports this one."""
+    transaction as the void (the void's version condition makes it happen once)."""
     if after.status is not InvoiceStatus.VOID or not returns_credit_on_void(before):
         return None
-    entry = CreditEntry(
-        entry_id=f"{before.invoice_id}-returned",
-        counterparty_id=before.counterparty_id,
-        currency=before.currency,
-        amount=before.amount_paid,
-        source="invoice_void",
-        source_id=before.invoice_id,
-        at=now,
+    return lambda write: stage_return_credit(
+        write,
+        before.tenant_id,
+        before.counterparty_id,
+        before.currency,
+        before.amount_paid,
+        before.invoice_id,
+        now,
     )
-    return lambda write: stage_movement(write, before.tenant_id, entry)
 
 
 def _apply_target(before: Invoice, target: InvoiceStatus, today: date, now: datetime) -> Invoice:

@@ -78,7 +78,6 @@ __all__ = [
     "credit_to_apply",
     "issue_credit_note",
     "stage_apply_credit",
-    "stage_return_credit",
 ]
 
 
@@ -124,33 +123,6 @@ def stage_apply_credit(
         currency=currency,
         amount=-amount,
         source="invoice",
-        source_id=invoice_id,
-        at=now,
-    )
-    stage_movement(write, tenant_id, entry)
-
-
-def stage_return_credit(
-    write: Any,
-    tenant_id: str,
-    counterparty_id: str,
-    currency: str,
-    amount: int,
-    invoice_id: str,
-    now: datetime,
-) -> None:
-    """Give back to the customer's balance the `amount` of credit invoice `invoice_id` had taken (a
-    voided subscription draft), with its ledger entry, in the caller's transaction. What makes it
-    happen once is the caller's versioned change of that invoice (draft -> void) in the same
-    transaction."""
-    if amount <= 0:
-        raise ValueError("the credit returned must be positive")
-    entry = CreditEntry(
-        entry_id=f"{invoice_id}-returned",
-        counterparty_id=counterparty_id,
-        currency=currency,
-        amount=amount,
-        source="invoice_void",
         source_id=invoice_id,
         at=now,
     )
